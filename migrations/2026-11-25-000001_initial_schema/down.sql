@@ -1,0 +1,17 @@
+DROP TABLE api_keys;
+DROP TABLE ticket_tags;
+DROP TABLE tags;
+DROP TABLE messages;
+DROP TABLE ticket_activities;
+DROP TABLE ticket_assignments;
+DROP TABLE tickets;
+DROP TABLE email_channels;
+DROP TABLE person_distinct_ids;
+DROP TABLE persons;
+DROP TABLE role_memberships;
+DROP TABLE roles;
+DROP TABLE team_memberships;
+DROP TABLE organization_memberships;
+DROP TABLE users;
+DROP TABLE teams;
+DROP TABLE organizations;

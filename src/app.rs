@@ -1,0 +1,216 @@
+//! Assembling a server: database, migrations, pool, schema, HTTP. Used by `ticketgate serve`
+//! and by the tests (which listen on port 0 and read the bound address back).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, HttpServer};
+use diesel::prelude::*;
+
+use crate::auth::api_keys::LastUsedTracker;
+use crate::config::ServeOptions;
+use crate::db::local_pg::{ClusterOptions, LocalCluster, LocalPgError};
+use crate::db::{self, Db, PoolOptions};
+use crate::error::AppError;
+use crate::graphql::context::SchemaData;
+use crate::graphql::pagination::PageLimits;
+use crate::graphql::{build_schema, SchemaOptions};
+use crate::http::{self, AppState, HttpLimits};
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    LocalPg(#[from] LocalPgError),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The database a command works on: the one DATABASE_URL names, or the local cluster.
+pub struct Database {
+    pub url: String,
+    /// Kept alive for as long as the command runs; dropping it leaves the cluster.
+    pub cluster: Option<LocalCluster>,
+    /// The local database was created just now (first start of a new data directory).
+    pub created: bool,
+}
+
+/// The name of ticketgate's database inside the local cluster.
+pub const LOCAL_DATABASE: &str = "ticketgate";
+
+impl Database {
+    pub fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Database, StartupError> {
+        if let Some(url) = database_url.filter(|url| !url.is_empty()) {
+            return Ok(Database {
+                url: url.to_string(),
+                cluster: None,
+                created: false,
+            });
+        }
+        let cluster = LocalCluster::start_or_attach(data_dir, ClusterOptions::default())?;
+        let created = ensure_database(&cluster.url("postgres"), LOCAL_DATABASE)?;
+        Ok(Database {
+            url: cluster.url(LOCAL_DATABASE),
+            cluster: Some(cluster),
+            created,
+        })
+    }
+}
+
+/// Creates `name` unless it exists; true when it was created now.
+pub fn ensure_database(maintenance_url: &str, name: &str) -> Result<bool, StartupError> {
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = PgConnection::establish(maintenance_url)?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(&mut conn)?;
+    if found.exists {
+        return Ok(false);
+    }
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn)?;
+    Ok(true)
+}
+
+/// Applies pending migrations on one short-lived connection.
+pub fn migrate(url: &str) -> Result<Vec<String>, StartupError> {
+    let mut conn = db::connect(url)?;
+    Ok(db::migrations::run_pending(&mut conn)?)
+}
+
+/// A bound, not yet running server.
+pub struct App {
+    server: Server,
+    addr: SocketAddr,
+    state: web::Data<AppState>,
+    key_usage_flush: Duration,
+}
+
+impl App {
+    /// Migrates, builds the pool and schema, and binds the listener.
+    pub async fn build(url: &str, options: &ServeOptions) -> Result<App, StartupError> {
+        let migrate_url = url.to_string();
+        tokio::task::spawn_blocking(move || migrate(&migrate_url))
+            .await
+            .map_err(AppError::from)??;
+        let metrics = Arc::new(Metrics::new()?);
+        let pool = db::build_pool(
+            url,
+            &PoolOptions {
+                max_size: options.pool_size,
+                checkout_timeout: options.pool_timeout(),
+                statement_timeout: options.statement_timeout(),
+            },
+            metrics.db_statements.clone(),
+        );
+        let db = Db::new(pool);
+        let schema = build_schema(
+            Some(SchemaData {
+                db: db.clone(),
+                page_limits: PageLimits {
+                    default_size: options.default_page_size,
+                    max_size: options.max_page_size,
+                },
+            }),
+            &SchemaOptions {
+                max_depth: options.max_depth,
+                max_complexity: options.max_complexity,
+                introspection: options.introspection,
+            },
+        );
+        let state = web::Data::new(AppState {
+            schema,
+            db,
+            metrics,
+            key_usage: Arc::new(LastUsedTracker::default()),
+            limits: HttpLimits {
+                max_body_bytes: options.max_body_bytes,
+                max_batch: options.max_batch,
+            },
+        });
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(http::metrics::record))
+                .configure(http::routes)
+        })
+        .shutdown_timeout(10)
+        // `serve` handles SIGINT/SIGTERM itself, from before the server exists.
+        .disable_signals();
+        if let Some(workers) = options.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .bind(options.listen)
+            .map_err(|source| StartupError::Bind {
+                addr: options.listen,
+                source,
+            })?;
+        let addr = server.addrs().first().copied().unwrap_or(options.listen);
+        Ok(App {
+            server: server.run(),
+            addr,
+            state,
+            key_usage_flush: Duration::from_secs(options.key_usage_flush_secs.max(1)),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle), then writes what is pending.
+    pub async fn run(self) -> std::io::Result<()> {
+        let flusher = tokio::spawn(flush_key_usage_every(
+            self.state.clone(),
+            self.key_usage_flush,
+        ));
+        let outcome = self.server.await;
+        flusher.abort();
+        flush_key_usage(&self.state).await;
+        outcome
+    }
+}
+
+async fn flush_key_usage(state: &AppState) {
+    let usage = state.key_usage.clone();
+    if let Err(err) = state.db.run(move |conn| Ok(usage.flush(conn)?)).await {
+        tracing::warn!(error = %err, "could not record API key usage");
+    }
+}
+
+async fn flush_key_usage_every(state: web::Data<AppState>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        flush_key_usage(&state).await;
+    }
+}

@@ -1,0 +1,6 @@
+//! Ticket assignments: at most one per ticket, a user or a role.
+
+pub mod graphql;
+pub mod queries;
+
+pub use queries::Assignment;

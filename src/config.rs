@@ -1,0 +1,188 @@
+//! The command line and its environment variables: the one place every setting is named.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ticketgate",
+    version,
+    about = "A GraphQL gateway over customer-support tickets",
+    long_about = "A GraphQL gateway over customer-support tickets.\n\n\
+                  With DATABASE_URL unset, ticketgate runs a private PostgreSQL from the machine's \
+                  installed server binaries in --data-dir and seeds a demo team on first start."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// PostgreSQL connection URL. When unset, a local cluster in --data-dir is used.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the zero-config local PostgreSQL keeps its data (only without DATABASE_URL).
+    #[arg(
+        long,
+        env = "TICKETGATE_DATA_DIR",
+        default_value = ".ticketgate",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Log filter (tracing's EnvFilter syntax, e.g. `info,ticketgate=debug`).
+    #[arg(long, env = "TICKETGATE_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the GraphQL API (the default command).
+    Serve(ServeOptions),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create demo data: a team (created if missing) with persons, users, tickets, messages.
+    Seed(SeedArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Print the GraphQL schema (SDL) the server exposes.
+    PrintSchema,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    #[arg(long, env = "TICKETGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Largest accepted request body, in bytes (larger: 413).
+    #[arg(long, env = "TICKETGATE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most operations in one batched request.
+    #[arg(long, env = "TICKETGATE_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Page size when `first`/`last` is not given.
+    #[arg(long, env = "TICKETGATE_DEFAULT_PAGE_SIZE", default_value_t = 50)]
+    pub default_page_size: i32,
+
+    /// Largest `first`/`last` accepted.
+    #[arg(long, env = "TICKETGATE_MAX_PAGE_SIZE", default_value_t = 500)]
+    pub max_page_size: i32,
+
+    /// Deepest query accepted.
+    #[arg(long, env = "TICKETGATE_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Largest query complexity accepted.
+    #[arg(long, env = "TICKETGATE_MAX_COMPLEXITY", default_value_t = 5000)]
+    pub max_complexity: usize,
+
+    /// Whether introspection (and field suggestions) are enabled.
+    #[arg(long, env = "TICKETGATE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "TICKETGATE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+
+    /// Longest wait for a pooled connection before DB_UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "TICKETGATE_POOL_TIMEOUT_MS", default_value_t = 5000)]
+    pub pool_timeout_ms: u64,
+
+    /// Longest any one SQL statement may run, in milliseconds.
+    #[arg(long, env = "TICKETGATE_STATEMENT_TIMEOUT_MS", default_value_t = 10000)]
+    pub statement_timeout_ms: u64,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TICKETGATE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// How often API keys' `last_used_at` is written, in seconds.
+    #[arg(long, env = "TICKETGATE_KEY_USAGE_FLUSH_SECS", default_value_t = 30)]
+    pub key_usage_flush_secs: u64,
+
+    /// Do not seed the `demo` team on the first start of a new local data directory.
+    #[arg(long, env = "TICKETGATE_NO_DEMO", default_value_t = false)]
+    pub no_demo: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions::parse_from_defaults()
+    }
+}
+
+impl ServeOptions {
+    /// Defaults exactly as the command line gives them (tests start from these).
+    fn parse_from_defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeOptions,
+        }
+        // Parsing no arguments cannot fail: every option has a default.
+        match Only::try_parse_from(["ticketgate"]) {
+            Ok(only) => only.serve,
+            Err(err) => err.exit(),
+        }
+    }
+
+    pub fn pool_timeout(&self) -> Duration {
+        Duration::from_millis(self.pool_timeout_ms)
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.statement_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// The team to seed (created when missing).
+    #[arg(long, env = "TICKETGATE_SEED_TEAM", default_value = "demo")]
+    pub team: String,
+
+    /// How many tickets to create.
+    #[arg(long, env = "TICKETGATE_SEED_TICKETS", default_value_t = 200)]
+    pub tickets: u64,
+
+    /// Random seed, for reproducible data.
+    #[arg(long, env = "TICKETGATE_SEED_RNG", default_value_t = 42)]
+    pub rng_seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it (alone, on stdout). It is shown only this once.
+    Create(ApiKeyCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiKeyCreateArgs {
+    /// The team the key works for.
+    #[arg(long, env = "TICKETGATE_TEAM")]
+    pub team: String,
+
+    /// Act as this user (email); the user must belong to the team's organisation.
+    #[arg(long)]
+    pub user: Option<String>,
+
+    /// A label to tell keys apart.
+    #[arg(long, default_value = "")]
+    pub name: String,
+
+    /// Make a read-only key (queries and subscriptions, no mutations).
+    #[arg(long)]
+    pub read_only: bool,
+}

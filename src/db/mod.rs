@@ -1,0 +1,133 @@
+//! Database access: the r2d2 pool, embedded migrations, the zero-config local cluster,
+//! and the statement counter behind `ticketgate_db_statements_total`.
+
+pub mod local_pg;
+pub mod migrations;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::InstrumentationEvent;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use prometheus::IntCounter;
+
+use crate::error::{AppError, AppResult};
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// How long a request waits for a free connection before DB_UNAVAILABLE.
+    pub checkout_timeout: Duration,
+    /// Server-side cap on any one statement, so a bad query cannot hold the pool.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 16,
+            checkout_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Prepares each new pooled connection: the session's statement timeout, then the
+/// instrumentation that counts every statement sent from now on.
+#[derive(Debug)]
+struct ConnectionSetup {
+    statements: IntCounter,
+    statement_timeout_ms: u128,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        diesel::sql_query(format!(
+            "SET statement_timeout = {}",
+            self.statement_timeout_ms
+        ))
+        .execute(conn)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        let statements = self.statements.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { .. } = event {
+                statements.inc();
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Builds the pool lazily: the server starts even while the database is still coming up,
+/// and `/readyz` tells when it is reachable.
+pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> PgPool {
+    let manager = ConnectionManager::<PgConnection>::new(url);
+    Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(options.max_size.min(4)))
+        .connection_timeout(options.checkout_timeout)
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(ConnectionSetup {
+            statements,
+            statement_timeout_ms: options.statement_timeout.as_millis(),
+        }))
+        .build_unchecked(manager)
+}
+
+/// The handle resolvers use: runs Diesel code on the blocking pool, never on the async
+/// worker threads, with one pooled connection for the closure's duration.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    pub fn new(pool: PgPool) -> Self {
+        Db { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Like [`Db::run`], inside one transaction: all of it commits or none of it does.
+    pub async fn transaction<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(work)).await
+    }
+
+    /// True when a connection can be had and answers.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// A single connection outside the pool, for command-line work (migrate, seed, api-key).
+pub fn connect(url: &str) -> AppResult<PgConnection> {
+    PgConnection::establish(url).map_err(AppError::from)
+}

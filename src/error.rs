@@ -1,0 +1,148 @@
+//! The one error type of ticketgate, and the one place it becomes a GraphQL error.
+//!
+//! Every error a client can see carries a stable `extensions.code`; internal details
+//! (SQL, pool state, I/O) are logged here and never sent.
+
+use async_graphql::ErrorExtensions;
+
+/// Stable `extensions.code` values. Clients switch on these, so never rename one.
+pub mod codes {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const DB_UNAVAILABLE: &str = "DB_UNAVAILABLE";
+    pub const INTERNAL: &str = "INTERNAL";
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Bad input, naming the argument or field at fault.
+    #[error("{field}: {message}")]
+    BadUserInput { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database is unavailable, try again shortly")]
+    DbUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AppError::Internal(err.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => codes::UNAUTHENTICATED,
+            AppError::Forbidden(_) => codes::FORBIDDEN,
+            AppError::NotFound(_) => codes::NOT_FOUND,
+            AppError::BadUserInput { .. } => codes::BAD_USER_INPUT,
+            AppError::Conflict(_) => codes::CONFLICT,
+            AppError::DbUnavailable(_) => codes::DB_UNAVAILABLE,
+            AppError::Internal(_) => codes::INTERNAL,
+        }
+    }
+
+    /// Logs what the client must not see; called once, where the error leaves the server.
+    fn log(&self) {
+        match self {
+            AppError::DbUnavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable")
+            }
+            AppError::Internal(source) => tracing::error!(error = %source, "internal error"),
+            _ => {}
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        self.log();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let AppError::BadUserInput { field, .. } = self {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+/// Converts a domain result into the GraphQL result a resolver returns, keeping the code.
+pub trait IntoGql<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> IntoGql<T> for AppResult<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|err| err.extend())
+    }
+}
+
+/// DataLoader errors are shared between the resolvers that waited on the same batch.
+impl<T> IntoGql<T> for Result<T, std::sync::Arc<AppError>> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|err| err.extend())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::NotFound => AppError::NotFound("record"),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
+                AppError::DbUnavailable(Box::new(err))
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().contains("statement timeout") =>
+            {
+                AppError::DbUnavailable(Box::new(err))
+            }
+            other => AppError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(err: r2d2::Error) -> Self {
+        AppError::DbUnavailable(Box::new(err))
+    }
+}
+
+impl From<diesel::ConnectionError> for AppError {
+    fn from(err: diesel::ConnectionError) -> Self {
+        AppError::DbUnavailable(Box::new(err))
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        AppError::Internal(Box::new(err))
+    }
+}

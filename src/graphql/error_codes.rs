@@ -1,0 +1,107 @@
+//! Gives every error async-graphql raises itself (parse, validation, argument coercion) a
+//! stable `extensions.code`, like the errors of our own resolvers carry.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use crate::error::codes;
+
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some())
+}
+
+fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    if !has_code(&error) {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    error
+}
+
+/// The code for a limit refused during validation, else the generic validation code.
+fn validation_code(error: &ServerError) -> &'static str {
+    let message = error.message.as_str();
+    if message.contains("nested too deep") {
+        "QUERY_TOO_DEEP"
+    } else if message.contains("too complex") {
+        "QUERY_TOO_COMPLEX"
+    } else {
+        codes::GRAPHQL_VALIDATION_FAILED
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|error| {
+                // Errors with a path come from a field's arguments; without one, from the
+                // request as a whole (unknown operation name, variables).
+                let code = if error.path.is_empty() {
+                    "OPERATION_RESOLUTION_FAILURE"
+                } else {
+                    codes::BAD_USER_INPUT
+                };
+                let code = if error.message.starts_with("Invalid value for argument")
+                    || error.message.contains("Failed to parse")
+                {
+                    codes::BAD_USER_INPUT
+                } else {
+                    code
+                };
+                with_code(error, code)
+            })
+            .collect();
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|error| with_code(error, codes::GRAPHQL_PARSE_FAILED))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| {
+                    let code = validation_code(&error);
+                    with_code(error, code)
+                })
+                .collect()
+        })
+    }
+}

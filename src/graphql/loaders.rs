@@ -1,0 +1,190 @@
+//! The request's DataLoader: every nested look-up of a page (persons, assignees, tags,
+//! email channels, message pages, message authors, tickets of messages) is gathered and
+//! answered with one SQL statement per kind, whatever the page size. Built per request
+//! (per websocket connection for subscriptions), scoped to the viewer's team, no cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use uuid::Uuid;
+
+use crate::assignments::{self, Assignment};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::messages::queries::{self as messages, MessagePage, MessagePageSpec};
+use crate::persons::queries::{self as persons, PersonKey};
+use crate::persons::Person;
+use crate::tickets::{queries as tickets, Ticket};
+use crate::users::{queries as users, User};
+use crate::{tags, teams};
+
+pub type Loaders = DataLoader<Batch>;
+
+pub struct Batch {
+    db: Db,
+    team_id: Uuid,
+}
+
+pub fn loaders(db: Db, team_id: Uuid) -> Loaders {
+    // One batch per kind: no page is larger than this.
+    DataLoader::new(Batch { db, team_id }, tokio::spawn).max_batch_size(1_000_000)
+}
+
+/// The assignee of a ticket.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssigneeOf(pub Uuid);
+/// The tag names of a ticket.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TagsOf(pub Uuid);
+/// A user by id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+/// A ticket of the team by id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TicketById(pub Uuid);
+/// The address of an email channel.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EmailChannelById(pub Uuid);
+/// A page of a ticket's messages.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MessagePageOf {
+    pub ticket_id: Uuid,
+    pub spec: MessagePageSpec,
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
+
+impl Batch {
+    async fn run<T, F>(&self, work: F) -> Result<T, Arc<AppError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut diesel::PgConnection, Uuid) -> Result<T, AppError> + Send + 'static,
+    {
+        let team_id = self.team_id;
+        self.db
+            .run(move |conn| work(conn, team_id))
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(|k| id(*k)).collect()
+}
+
+impl Loader<AssigneeOf> for Batch {
+    type Value = Assignment;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[AssigneeOf]) -> LoadResult<AssigneeOf, Assignment> {
+        let ticket_ids = ids(keys, |k| k.0);
+        let found = self
+            .run(move |conn, _| Ok(assignments::queries::for_tickets(conn, &ticket_ids)?))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, a)| (AssigneeOf(id), a))
+            .collect())
+    }
+}
+
+impl Loader<TagsOf> for Batch {
+    type Value = Vec<String>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[TagsOf]) -> LoadResult<TagsOf, Vec<String>> {
+        let ticket_ids = ids(keys, |k| k.0);
+        let found = self
+            .run(move |conn, _| Ok(tags::queries::for_tickets(conn, &ticket_ids)?))
+            .await?;
+        Ok(found.into_iter().map(|(id, t)| (TagsOf(id), t)).collect())
+    }
+}
+
+impl Loader<UserById> for Batch {
+    type Value = User;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[UserById]) -> LoadResult<UserById, User> {
+        let user_ids = ids(keys, |k| k.0);
+        let found = self
+            .run(move |conn, _| Ok(users::by_ids(conn, &user_ids)?))
+            .await?;
+        Ok(found.into_iter().map(|u| (UserById(u.id), u)).collect())
+    }
+}
+
+impl Loader<TicketById> for Batch {
+    type Value = Ticket;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[TicketById]) -> LoadResult<TicketById, Ticket> {
+        let ticket_ids = ids(keys, |k| k.0);
+        let found = self
+            .run(move |conn, team_id| Ok(tickets::by_ids(conn, team_id, &ticket_ids)?))
+            .await?;
+        Ok(found.into_iter().map(|t| (TicketById(t.id), t)).collect())
+    }
+}
+
+impl Loader<EmailChannelById> for Batch {
+    type Value = String;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[EmailChannelById]) -> LoadResult<EmailChannelById, String> {
+        let channel_ids = ids(keys, |k| k.0);
+        let found = self
+            .run(move |conn, _| Ok(teams::queries::email_channel_addresses(conn, &channel_ids)?))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, a)| (EmailChannelById(id), a))
+            .collect())
+    }
+}
+
+impl Loader<PersonKey> for Batch {
+    type Value = Person;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, Person> {
+        let keys = keys.to_vec();
+        self.run(move |conn, team_id| Ok(persons::for_keys(conn, team_id, &keys)?))
+            .await
+    }
+}
+
+impl Loader<MessagePageOf> for Batch {
+    type Value = MessagePage;
+    type Error = Arc<AppError>;
+
+    /// Tickets asking for the same kind of page share one statement (the usual case: a
+    /// list asking every ticket for its latest messages).
+    async fn load(&self, keys: &[MessagePageOf]) -> LoadResult<MessagePageOf, MessagePage> {
+        let mut by_spec: HashMap<MessagePageSpec, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            by_spec
+                .entry(key.spec.clone())
+                .or_default()
+                .push(key.ticket_id);
+        }
+        self.run(move |conn, team_id| {
+            let mut pages = HashMap::new();
+            for (spec, ticket_ids) in by_spec {
+                let found = messages::pages_for_tickets(conn, team_id, &ticket_ids, &spec)?;
+                pages.extend(found.into_iter().map(|(ticket_id, page)| {
+                    (
+                        MessagePageOf {
+                            ticket_id,
+                            spec: spec.clone(),
+                        },
+                        page,
+                    )
+                }));
+            }
+            Ok(pages)
+        })
+        .await
+    }
+}

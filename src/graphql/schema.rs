@@ -1,0 +1,52 @@
+//! The schema, assembled once at start-up and shared by every request and connection.
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+
+use super::context::SchemaData;
+use super::error_codes::ErrorCodes;
+use crate::persons::graphql::PersonQuery;
+use crate::teams::graphql::TeamQuery;
+use crate::tickets::graphql::TicketQuery;
+
+#[derive(MergedObject, Default)]
+pub struct Query(TicketQuery, PersonQuery, TeamQuery);
+
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Schema-wide limits and switches, from the configuration.
+#[derive(Clone, Debug)]
+pub struct SchemaOptions {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        SchemaOptions {
+            max_depth: 12,
+            max_complexity: 5_000,
+            introspection: true,
+        }
+    }
+}
+
+/// The schema with its shared data. `data` is None only for printing the SDL.
+pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .extension(ErrorCodes)
+        .limit_depth(options.max_depth)
+        .limit_complexity(options.max_complexity);
+    if !options.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(data) = data {
+        builder = builder.data(data);
+    }
+    builder.finish()
+}
+
+/// The SDL clients see (what `ticketgate print-schema` prints and `schema.graphql` holds).
+pub fn sdl() -> String {
+    build_schema(None, &SchemaOptions::default()).sdl()
+}

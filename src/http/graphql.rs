@@ -1,0 +1,378 @@
+//! GraphQL over HTTP (POST and GET on `/graphql`), following the GraphQL-over-HTTP spec:
+//! content negotiation, 4xx for malformed requests, no mutations over GET, body limits.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response, Variables};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::negotiate::{self, RequestBody, ResponseType};
+use super::{graphiql, AppState};
+use crate::auth::bearer::authenticate;
+use crate::auth::Viewer;
+use crate::error::{codes, AppError};
+use crate::graphql::loaders::loaders;
+
+/// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Refusal::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+    }
+
+    fn into_response(self, response_type: ResponseType) -> HttpResponse {
+        let body = json!({
+            "errors": [{ "message": self.message, "extensions": { "code": self.code } }]
+        });
+        let mut response = HttpResponse::build(self.status);
+        response.content_type(response_type.content_type());
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response.insert_header((header::ALLOW, "GET, POST"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.body(body.to_string())
+    }
+}
+
+impl From<AppError> for Refusal {
+    fn from(err: AppError) -> Self {
+        let status = match err {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::DbUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let gql = async_graphql::ErrorExtensions::extend(&err);
+        Refusal::new(status, err.code(), gql.message)
+    }
+}
+
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The response type the client accepts; refusals of it are sent as plain JSON.
+fn negotiated(req: &HttpRequest) -> Result<ResponseType, Refusal> {
+    negotiate::response_type(header_str(req, header::ACCEPT)).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        )
+    })
+}
+
+async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Refusal> {
+    let authorization = header_str(req, header::AUTHORIZATION);
+    Ok(authenticate(&state.db, &state.key_usage, authorization).await?)
+}
+
+/// `POST /graphql`: one operation, or a batch as a JSON array.
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let response_type = match negotiated(&req) {
+        Ok(response_type) => response_type,
+        Err(refusal) => return refusal.into_response(ResponseType::Json),
+    };
+    match handle_post(&req, payload, &state, response_type).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(response_type),
+    }
+}
+
+async fn handle_post(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    response_type: ResponseType,
+) -> Result<HttpResponse, Refusal> {
+    let viewer = viewer(req, state).await?;
+    let kind = negotiate::request_body(header_str(req, header::CONTENT_TYPE)).map_err(|why| {
+        Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            why,
+        )
+    })?;
+    let body = read_body(req, payload, state.limits.max_body_bytes).await?;
+    let operations = match kind {
+        RequestBody::GraphqlQuery => {
+            let query = String::from_utf8(body)
+                .map_err(|_| Refusal::bad_request("the body is not valid UTF-8"))?;
+            Operations::Single(Box::new(Request::new(query)))
+        }
+        RequestBody::Json => parse_json_body(&body, state.limits.max_batch)?,
+    };
+    Ok(match operations {
+        Operations::Single(request) => {
+            let response = execute(state, *request, &viewer).await;
+            single_response(response, response_type)
+        }
+        Operations::Batch(requests) => {
+            let mut bodies = Vec::with_capacity(requests.len());
+            for request in requests {
+                let response = execute(state, request, &viewer).await;
+                bodies.push(response_body(&response));
+            }
+            HttpResponse::Ok()
+                .content_type(response_type.content_type())
+                .body(Value::Array(bodies).to_string())
+        }
+    })
+}
+
+/// Runs one operation as `viewer`, with loaders of its own (scoped to the viewer's team).
+async fn execute(state: &AppState, request: Request, viewer: &Viewer) -> Response {
+    let loaders = loaders(state.db.clone(), viewer.team_id);
+    state
+        .schema
+        .execute(request.data(viewer.clone()).data(loaders))
+        .await
+}
+
+enum Operations {
+    Single(Box<Request>),
+    Batch(Vec<Request>),
+}
+
+/// Reads the body, refusing (413) as soon as it passes the limit, without buffering more.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, Refusal> {
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
+    let declared = header_str(req, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| Refusal::bad_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn parse_json_body(body: &[u8], max_batch: usize) -> Result<Operations, Refusal> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| Refusal::bad_request(format!("the body is not valid JSON: {err}")))?;
+    match value {
+        Value::Object(fields) => Ok(Operations::Single(Box::new(graphql_request(fields)?))),
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(Refusal::bad_request(
+                    "a batch must hold at least one operation",
+                ));
+            }
+            if items.len() > max_batch {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "BATCH_TOO_LARGE",
+                    format!("a batch may hold at most {max_batch} operations"),
+                ));
+            }
+            let requests = items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(fields) => graphql_request(fields),
+                    _ => Err(Refusal::bad_request("each batch entry must be an object")),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Operations::Batch(requests))
+        }
+        _ => Err(Refusal::bad_request(
+            "the body must be a JSON object with a `query` (or an array of them)",
+        )),
+    }
+}
+
+/// Checks the parameters of one operation as the spec defines them.
+fn graphql_request(mut fields: Map<String, Value>) -> Result<Request, Refusal> {
+    let query = match fields.remove("query") {
+        Some(Value::String(query)) => query,
+        Some(_) => return Err(Refusal::bad_request("`query` must be a string")),
+        None => return Err(Refusal::bad_request("`query` is required")),
+    };
+    let mut request = Request::new(query);
+    match fields.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err(Refusal::bad_request("`operationName` must be a string")),
+    }
+    match fields.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables))
+        }
+        Some(_) => return Err(Refusal::bad_request("`variables` must be an object")),
+    }
+    match fields.remove("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
+    }
+    Ok(request)
+}
+
+/// True when the request failed before execution (parse, validation, variables): the
+/// response then has no `data` and, under the spec's media type, a 400 status.
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn response_body(response: &Response) -> Value {
+    let mut body = Map::new();
+    if !is_request_error(response) {
+        body.insert("data".into(), json!(response.data));
+    }
+    if !response.errors.is_empty() {
+        body.insert("errors".into(), json!(response.errors));
+    }
+    if !response.extensions.is_empty() {
+        body.insert("extensions".into(), json!(response.extensions));
+    }
+    Value::Object(body)
+}
+
+fn single_response(response: Response, response_type: ResponseType) -> HttpResponse {
+    let status =
+        if response_type == ResponseType::GraphqlResponseJson && is_request_error(&response) {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+    let mut http = HttpResponse::build(status);
+    http.content_type(response_type.content_type());
+    for (name, value) in response.http_headers.iter() {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            http.append_header((name.as_str(), value));
+        }
+    }
+    http.body(response_body(&response).to_string())
+}
+
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// `GET /graphql`: GraphiQL for browsers, otherwise a query from the URL's parameters.
+/// Mutations are refused (405): a GET must never change anything.
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if negotiate::wants_html(header_str(&req, header::ACCEPT)) && req.query_string().is_empty() {
+        return graphiql::page();
+    }
+    let response_type = match negotiated(&req) {
+        Ok(response_type) => response_type,
+        Err(refusal) => return refusal.into_response(ResponseType::Json),
+    };
+    match handle_get(&req, &state, response_type).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(response_type),
+    }
+}
+
+async fn handle_get(
+    req: &HttpRequest,
+    state: &AppState,
+    response_type: ResponseType,
+) -> Result<HttpResponse, Refusal> {
+    let viewer = viewer(req, state).await?;
+    let params = web::Query::<GetParams>::from_query(req.query_string())
+        .map_err(|_| Refusal::bad_request("the query string could not be read"))?
+        .into_inner();
+    let query = params
+        .query
+        .ok_or_else(|| Refusal::bad_request("the `query` parameter is required"))?;
+    let mut request = Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        match serde_json::from_str::<Value>(&variables) {
+            Ok(variables @ Value::Object(_)) => {
+                request = request.variables(Variables::from_json(variables))
+            }
+            _ => return Err(Refusal::bad_request("`variables` must be a JSON object")),
+        }
+    }
+    if let Some(extensions) = params.extensions {
+        if !matches!(
+            serde_json::from_str::<Value>(&extensions),
+            Ok(Value::Object(_))
+        ) {
+            return Err(Refusal::bad_request("`extensions` must be a JSON object"));
+        }
+    }
+    if is_mutation(&mut request) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::METHOD_NOT_ALLOWED,
+            "mutations are only accepted over POST",
+        ));
+    }
+    let response = execute(state, request, &viewer).await;
+    Ok(single_response(response, response_type))
+}
+
+/// Whether the operation the request would run is a mutation (parsing once; a query that
+/// does not parse is left to GraphQL to report).
+fn is_mutation(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let mut operations = document.operations.iter();
+    let operation = match name {
+        Some(name) => operations.find(|(op_name, _)| op_name.is_some_and(|n| n.as_str() == name)),
+        None => operations.next(),
+    };
+    operation.is_some_and(|(_, op)| op.node.ty == OperationType::Mutation)
+}
+
+/// Any other method on `/graphql`.
+pub async fn method_not_allowed() -> HttpResponse {
+    Refusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        "use GET or POST",
+    )
+    .into_response(ResponseType::Json)
+}

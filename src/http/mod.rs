@@ -1,0 +1,52 @@
+//! The HTTP surface: GraphQL over HTTP, websockets, GraphiQL, health and metrics.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+pub mod metrics;
+pub mod negotiate;
+pub mod ws;
+
+use std::sync::Arc;
+
+use actix_web::{guard, web};
+
+use crate::auth::api_keys::LastUsedTracker;
+use crate::db::Db;
+use crate::graphql::AppSchema;
+use crate::metrics::Metrics;
+
+/// Request-level limits enforced before GraphQL sees a request.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+}
+
+/// Shared by every handler (one per server, cloned cheaply into each worker).
+pub struct AppState {
+    pub schema: AppSchema,
+    pub db: Db,
+    pub metrics: Arc<Metrics>,
+    pub key_usage: Arc<LastUsedTracker>,
+    pub limits: HttpLimits,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/", web::get().to(|| async { graphiql::page() }))
+        .service(
+            web::resource("/graphql")
+                .route(web::post().to(graphql::post))
+                .route(
+                    web::get()
+                        .guard(guard::Header("upgrade", "websocket"))
+                        .to(ws::upgrade),
+                )
+                .route(web::get().to(graphql::get))
+                .route(web::route().to(graphql::method_not_allowed)),
+        )
+        .configure(graphiql::configure);
+}

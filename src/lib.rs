@@ -1,0 +1,23 @@
+//! ticketgate: a GraphQL gateway over customer-support tickets.
+//!
+//! `app` assembles a server from `db` (pool, migrations, local cluster), `graphql` (schema,
+//! loaders, pagination), `http` (handlers) and the domain modules (`tickets`, `teams`,
+//! `users`, `auth`), each holding its Diesel queries beside its GraphQL types.
+
+pub mod app;
+pub mod assignments;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod messages;
+pub mod metrics;
+pub mod persons;
+pub mod seed;
+pub mod tags;
+pub mod teams;
+pub mod tickets;
+pub mod users;

@@ -1,0 +1,134 @@
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object, Result};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{Message, MessageAuthorType};
+use super::queries::MessagePageSpec;
+use crate::error::{AppError, IntoGql};
+use crate::graphql::context::RequestContext;
+use crate::graphql::loaders::{MessagePageOf, TicketById, UserById};
+use crate::graphql::pagination::{self, Direction, Position};
+use crate::tickets::Ticket;
+use crate::users::User;
+
+/// A message of a ticket's conversation.
+#[Object]
+impl Message {
+    /// The message's id.
+    async fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The text of the message.
+    async fn content(&self) -> &str {
+        &self.content
+    }
+
+    /// Who wrote it: the customer, a support agent or the AI.
+    async fn author_type(&self) -> Result<MessageAuthorType> {
+        MessageAuthorType::from_db(&self.author_type)
+            .ok_or_else(|| {
+                AppError::internal(format!("unknown author_type {:?}", self.author_type))
+            })
+            .gql()
+    }
+
+    /// An internal note: never shown to the customer, not counted on the ticket.
+    async fn is_private(&self) -> bool {
+        self.is_private
+    }
+
+    /// When it was sent.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// The agent who wrote it; null for customer and AI messages.
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(user_id) = self.created_by else {
+            return Ok(None);
+        };
+        let rc = RequestContext::of(ctx)?;
+        rc.loaders.load_one(UserById(user_id)).await.gql()
+    }
+
+    /// The ticket it belongs to.
+    async fn ticket(&self, ctx: &Context<'_>) -> Result<Ticket> {
+        let rc = RequestContext::of(ctx)?;
+        rc.loaders
+            .load_one(TicketById(self.ticket_id))
+            .await
+            .gql()?
+            .ok_or(AppError::NotFound("ticket"))
+            .gql()
+    }
+}
+
+/// A page of a ticket's messages, oldest first.
+pub type MessageConnection = Connection<String, Message>;
+
+fn position(message: &Message) -> Position {
+    Position {
+        key: serde_json::json!(message.created_at.timestamp_micros()),
+        id: message.id,
+    }
+}
+
+/// Resolves `Ticket.messages`: validates the page, then asks the loader, which reads the
+/// same page for every ticket of the response in one statement.
+pub async fn ticket_messages(
+    ctx: &Context<'_>,
+    ticket_id: Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+    include_private: bool,
+) -> Result<MessageConnection> {
+    let rc = RequestContext::of(ctx)?;
+    let query_id = pagination::fingerprint(&("messages", ticket_id, include_private));
+    let request = pagination::page_request(
+        rc.page_limits,
+        &query_id,
+        first,
+        after.as_deref(),
+        last,
+        before.as_deref(),
+    )
+    .gql()?;
+    let from = match &request.from {
+        None => None,
+        Some(position) => Some((
+            position
+                .key
+                .as_i64()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| AppError::bad_input("after", "invalid cursor"))
+                .gql()?,
+            position.id,
+        )),
+    };
+    let spec = MessagePageSpec {
+        size: request.size,
+        direction: request.direction,
+        from,
+        include_private,
+    };
+    let (rows, more) = rc
+        .loaders
+        .load_one(MessagePageOf { ticket_id, spec })
+        .await
+        .gql()?
+        .unwrap_or_default();
+    let (has_previous, has_next) = match request.direction {
+        Direction::Forward => (request.from.is_some(), more),
+        Direction::Backward => (more, request.from.is_some()),
+    };
+    let mut connection = Connection::new(has_previous, has_next);
+    connection.edges.extend(rows.into_iter().map(|message| {
+        let cursor = pagination::encode_cursor(&query_id, &position(&message));
+        Edge::new(cursor, message)
+    }));
+    Ok(connection)
+}

@@ -1,0 +1,8 @@
+//! Messages: the conversation of a ticket (customer, support and AI messages, private
+//! notes), read a page per ticket for many tickets at once.
+
+pub mod graphql;
+pub mod model;
+pub mod queries;
+
+pub use model::Message;

@@ -1,0 +1,81 @@
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use super::model::Message;
+use crate::graphql::pagination::Direction;
+
+/// The same page request for the messages of several tickets: oldest first, `size` of
+/// them, after (or before) a (created_at, id) position.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessagePageSpec {
+    pub size: i64,
+    pub direction: Direction,
+    pub from: Option<(DateTime<Utc>, Uuid)>,
+    pub include_private: bool,
+}
+
+/// Page rows of one ticket and whether more lie beyond them.
+pub type MessagePage = (Vec<Message>, bool);
+
+/// One page of messages for each ticket, in one statement (a LATERAL join reading each
+/// ticket's messages off `messages_ticket_created_idx`). Deleted messages never appear.
+pub fn pages_for_tickets(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    ticket_ids: &[Uuid],
+    spec: &MessagePageSpec,
+) -> QueryResult<HashMap<Uuid, MessagePage>> {
+    let backward = spec.direction == Direction::Backward;
+    let (seek, order) = match backward {
+        false => (">", "ASC"),
+        true => ("<", "DESC"),
+    };
+    let private = if spec.include_private {
+        ""
+    } else {
+        " AND NOT m.is_private"
+    };
+    let cursor = if spec.from.is_some() {
+        format!(" AND (m.created_at, m.id) {seek} ($4, $5)")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "SELECT page.* FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL ( \
+           SELECT m.id, m.team_id, m.ticket_id, m.content, m.author_type, m.is_private, \
+                  m.created_by, m.deleted, m.created_at \
+           FROM messages m \
+           WHERE m.ticket_id = t.id AND m.team_id = $2 AND NOT m.deleted{private}{cursor} \
+           ORDER BY m.created_at {order}, m.id {order} LIMIT $3) AS page"
+    );
+    let mut query = diesel::sql_query(text)
+        .into_boxed()
+        .bind::<Array<SqlUuid>, _>(ticket_ids.to_vec())
+        .bind::<SqlUuid, _>(team_id)
+        .bind::<BigInt, _>(spec.size + 1);
+    if let Some((at, id)) = spec.from {
+        query = query.bind::<Timestamptz, _>(at).bind::<SqlUuid, _>(id);
+    }
+    let rows: Vec<Message> = query.load(conn)?;
+    let mut pages: HashMap<Uuid, MessagePage> = ticket_ids
+        .iter()
+        .map(|id| (*id, (Vec::new(), false)))
+        .collect();
+    for message in rows {
+        if let Some((page, _)) = pages.get_mut(&message.ticket_id) {
+            page.push(message);
+        }
+    }
+    for (page, more) in pages.values_mut() {
+        *more = page.len() as i64 > spec.size;
+        page.truncate(spec.size as usize);
+        if backward {
+            page.reverse();
+        }
+    }
+    Ok(pages)
+}

@@ -1,0 +1,3 @@
+//! Tags: a team's labels, on tickets through `ticket_tags`.
+
+pub mod queries;

@@ -1,0 +1,374 @@
+//! The `Ticket` GraphQL type (field by field as `ticket.schema.json`) and its queries.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::filter::TicketFilter;
+use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
+use super::order::{Ordering, TicketOrder};
+use super::queries;
+use crate::assignments::Assignment;
+use crate::error::{AppError, IntoGql};
+use crate::graphql::context::RequestContext;
+use crate::graphql::loaders::{AssigneeOf, EmailChannelById, TagsOf};
+use crate::graphql::pagination::{self, Direction};
+use crate::messages::graphql::{ticket_messages, MessageConnection};
+use crate::persons::queries::PersonKey;
+use crate::persons::Person;
+
+fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+    parse(value)
+        .ok_or_else(|| {
+            AppError::internal(format!("unknown {column} value in the database: {value:?}"))
+        })
+        .gql()
+}
+
+/// A support conversation with a customer, through one channel.
+#[Object]
+impl Ticket {
+    /// The ticket's id.
+    async fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The ticket's number, unique within the team and assigned on creation (1, 2, 3…).
+    async fn ticket_number(&self) -> i32 {
+        self.ticket_number
+    }
+
+    /// The channel the ticket came in through.
+    async fn channel_source(&self) -> Result<ChannelSource> {
+        stored(
+            "channel_source",
+            &self.channel_source,
+            ChannelSource::from_db,
+        )
+    }
+
+    /// Where within its channel the ticket came from; null when the channel has no detail.
+    async fn channel_detail(&self) -> Result<Option<ChannelDetail>> {
+        self.channel_detail
+            .as_deref()
+            .map(|detail| stored("channel_detail", detail, ChannelDetail::from_db))
+            .transpose()
+    }
+
+    /// The customer's distinct id (the analytics identifier the person is found by).
+    async fn distinct_id(&self) -> &str {
+        &self.distinct_id
+    }
+
+    /// Ticket status: new, open, pending, on_hold, or resolved.
+    async fn status(&self) -> Result<TicketStatus> {
+        stored("status", &self.status, TicketStatus::from_db)
+    }
+
+    /// Ticket priority: low, medium, or high. Null if unset.
+    async fn priority(&self) -> Result<Option<TicketPriority>> {
+        self.priority
+            .as_deref()
+            .map(|priority| stored("priority", priority, TicketPriority::from_db))
+            .transpose()
+    }
+
+    /// Customer-provided traits such as name and email.
+    async fn anonymous_traits(&self) -> Json<&serde_json::Value> {
+        Json(&self.anonymous_traits)
+    }
+
+    /// Whether AI resolved the ticket without a human.
+    async fn ai_resolved(&self) -> bool {
+        self.ai_resolved
+    }
+
+    /// Why the ticket was escalated from AI to a human, if it was.
+    async fn escalation_reason(&self) -> Option<&str> {
+        self.escalation_reason.as_deref()
+    }
+
+    /// When the ticket was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When the ticket last changed (a new message counts as a change).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Number of messages visible to the customer (private notes and deleted messages are
+    /// not counted).
+    async fn message_count(&self) -> i32 {
+        self.message_count
+    }
+
+    /// When the newest counted message was sent.
+    async fn last_message_at(&self) -> Option<DateTime<Utc>> {
+        self.last_message_at
+    }
+
+    /// The first 500 characters of the newest counted message.
+    async fn last_message_text(&self) -> Option<&str> {
+        self.last_message_text.as_deref()
+    }
+
+    /// Customer messages the team has not read yet.
+    async fn unread_team_count(&self) -> i32 {
+        self.unread_team_count
+    }
+
+    /// Team and AI messages the customer has not read yet.
+    async fn unread_customer_count(&self) -> i32 {
+        self.unread_customer_count
+    }
+
+    /// The analytics session the ticket was opened from.
+    async fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// Session context captured when the ticket was created (replay URL, current URL…).
+    async fn session_context(&self) -> Json<&serde_json::Value> {
+        Json(&self.session_context)
+    }
+
+    /// SLA deadline set via workflows. Null means no SLA.
+    async fn sla_due_at(&self) -> Option<DateTime<Utc>> {
+        self.sla_due_at
+    }
+
+    /// Until when the ticket is snoozed (on hold); it reopens by itself afterwards.
+    async fn snoozed_until(&self) -> Option<DateTime<Utc>> {
+        self.snoozed_until
+    }
+
+    /// The Slack channel of a Slack ticket.
+    async fn slack_channel_id(&self) -> Option<&str> {
+        self.slack_channel_id.as_deref()
+    }
+
+    /// The Slack thread (its timestamp) of a Slack ticket.
+    async fn slack_thread_ts(&self) -> Option<&str> {
+        self.slack_thread_ts.as_deref()
+    }
+
+    /// The Slack workspace of a Slack ticket.
+    async fn slack_team_id(&self) -> Option<&str> {
+        self.slack_team_id.as_deref()
+    }
+
+    /// The subject of an email ticket.
+    async fn email_subject(&self) -> Option<&str> {
+        self.email_subject.as_deref()
+    }
+
+    /// The sender of an email ticket.
+    async fn email_from(&self) -> Option<&str> {
+        self.email_from.as_deref()
+    }
+
+    /// People copied on an email ticket.
+    async fn cc_participants(&self) -> Json<&serde_json::Value> {
+        Json(&self.cc_participants)
+    }
+
+    /// The address an email ticket was sent to (the team's email channel).
+    async fn email_to(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let Some(channel_id) = self.email_channel_id else {
+            return Ok(None);
+        };
+        let rc = RequestContext::of(ctx)?;
+        rc.loaders
+            .load_one(EmailChannelById(channel_id))
+            .await
+            .gql()
+    }
+
+    /// Who is responsible for the ticket; null when unassigned.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<Assignment>> {
+        let rc = RequestContext::of(ctx)?;
+        rc.loaders.load_one(AssigneeOf(self.id)).await.gql()
+    }
+
+    /// The customer, found among the team's persons by the ticket's distinct id (for email
+    /// tickets, else by the sender's address); null when there is none.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        let rc = RequestContext::of(ctx)?;
+        let email = match self.channel_source.as_str() {
+            "email" => self.email_from.clone(),
+            _ => None,
+        };
+        let key = PersonKey {
+            distinct_id: self.distinct_id.clone(),
+            email,
+        };
+        rc.loaders.load_one(key).await.gql()
+    }
+
+    /// The ticket's tags, sorted.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let rc = RequestContext::of(ctx)?;
+        Ok(rc
+            .loaders
+            .load_one(TagsOf(self.id))
+            .await
+            .gql()?
+            .unwrap_or_default())
+    }
+
+    /// The conversation, oldest first. Private notes only with `includePrivate: true`;
+    /// deleted messages never.
+    #[allow(clippy::too_many_arguments)]
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The first n messages (default 50).")] first: Option<i32>,
+        #[graphql(desc = "Messages after this cursor.")] after: Option<String>,
+        #[graphql(desc = "The last n messages (the newest).")] last: Option<i32>,
+        #[graphql(desc = "Messages before this cursor.")] before: Option<String>,
+        #[graphql(default = false, desc = "Include internal notes (private messages).")]
+        include_private: bool,
+    ) -> Result<MessageConnection> {
+        ticket_messages(ctx, self.id, first, after, last, before, include_private).await
+    }
+}
+
+/// The ticket queries of the root `Query` type.
+#[derive(Default)]
+pub struct TicketQuery;
+
+#[Object]
+impl TicketQuery {
+    /// One ticket of your team, by `id` or by `number` (give exactly one of them).
+    async fn ticket(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<Uuid>,
+        number: Option<i32>,
+    ) -> Result<Option<Ticket>> {
+        let rc = RequestContext::of(ctx)?;
+        let team_id = rc.viewer.team_id;
+        let found = match (id, number) {
+            (Some(id), None) => {
+                rc.db
+                    .run(move |conn| Ok(queries::find_by_id(conn, team_id, id)?))
+                    .await
+            }
+            (None, Some(number)) => {
+                rc.db
+                    .run(move |conn| Ok(queries::find_by_number(conn, team_id, number)?))
+                    .await
+            }
+            _ => Err(AppError::bad_input(
+                "id",
+                "give exactly one of `id` and `number`",
+            )),
+        };
+        found
+            .and_then(|t| t.ok_or(AppError::NotFound("ticket")))
+            .map(Some)
+            .gql()
+    }
+
+    /// Your team's tickets matching `filter`, in `orderBy` order (default: newest update
+    /// first), as a Relay connection with keyset cursors.
+    #[allow(clippy::too_many_arguments)]
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which tickets (all of them when absent).")] filter: Option<TicketFilter>,
+        #[graphql(desc = "Sort keys, most significant first (at most 3); ties are broken by id.")]
+        order_by: Option<Vec<TicketOrder>>,
+        #[graphql(
+            desc = "Returns the first n tickets (default 50, at most the configured maximum)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Returns the tickets after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n tickets.")] last: Option<i32>,
+        #[graphql(desc = "Returns the tickets before this cursor.")] before: Option<String>,
+    ) -> Result<Connection<String, Ticket, TicketConnectionFields>> {
+        let rc = RequestContext::of(ctx)?;
+        let filter = filter.unwrap_or_default();
+        filter.validate("filter").gql()?;
+        let ordering = Ordering::new(order_by).gql()?;
+        let query_id = pagination::fingerprint(&("tickets", &filter, &ordering));
+        let request = pagination::page_request(
+            rc.page_limits,
+            &query_id,
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+        )
+        .gql()?;
+        if let Some(from) = &request.from {
+            if !ordering.accepts(from) {
+                let argument = if after.is_some() { "after" } else { "before" };
+                return Err(AppError::bad_input(argument, "invalid cursor")).gql();
+            }
+        }
+        let team_id = rc.viewer.team_id;
+        let (page_filter, page_ordering, page_request) =
+            (filter.clone(), ordering.clone(), request.clone());
+        let (rows, more) = rc
+            .db
+            .run(move |conn| {
+                Ok(queries::page(
+                    conn,
+                    team_id,
+                    &page_filter,
+                    &page_ordering,
+                    &page_request,
+                )?)
+            })
+            .await
+            .gql()?;
+        let (has_previous, has_next) = match request.direction {
+            Direction::Forward => (request.from.is_some(), more),
+            Direction::Backward => (more, request.from.is_some()),
+        };
+        let mut connection = Connection::with_additional_fields(
+            has_previous,
+            has_next,
+            TicketConnectionFields { team_id, filter },
+        );
+        connection.edges.extend(rows.into_iter().map(|ticket| {
+            let cursor = pagination::encode_cursor(&query_id, &ordering.position(&ticket));
+            Edge::new(cursor, ticket)
+        }));
+        Ok(connection)
+    }
+
+    /// Customer messages waiting for the team: the sum of `unreadTeamCount` over tickets
+    /// that are not resolved.
+    async fn unread_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let rc = RequestContext::of(ctx)?;
+        let team_id = rc.viewer.team_id;
+        rc.db
+            .run(move |conn| Ok(queries::unread_count(conn, team_id)?))
+            .await
+            .gql()
+    }
+}
+
+/// Connection-wide fields of `TicketConnection`.
+pub struct TicketConnectionFields {
+    team_id: Uuid,
+    filter: TicketFilter,
+}
+
+#[Object]
+impl TicketConnectionFields {
+    /// How many tickets match, over all pages (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let rc = RequestContext::of(ctx)?;
+        let (team_id, filter) = (self.team_id, self.filter.clone());
+        rc.db
+            .run(move |conn| Ok(queries::count(conn, team_id, &filter)?))
+            .await
+            .gql()
+    }
+}

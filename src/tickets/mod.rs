@@ -1,0 +1,9 @@
+//! Tickets: the row, its queries (numbering, filters, keyset pages) and its GraphQL type.
+
+pub mod filter;
+pub mod graphql;
+pub mod model;
+pub mod order;
+pub mod queries;
+
+pub use model::Ticket;

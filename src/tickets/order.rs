@@ -1,0 +1,311 @@
+//! `TicketOrder` and keyset seeking. Every ordering ends with the ticket id, so the order
+//! is total and a cursor (the sort values of a row plus its id) marks an exact place.
+//! Null SLA/snooze times sort last in both directions: their sort expression is
+//! `COALESCE(column, ±infinity)` (indexed as such), and a cursor stores null for them.
+
+use async_graphql::{Enum, InputObject};
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Timestamptz};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::model::Ticket;
+use crate::db::schema::tickets;
+use crate::error::AppError;
+use crate::graphql::pagination::{Direction, Position};
+
+pub const MAX_ORDER_TERMS: usize = 3;
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+pub enum TicketOrderField {
+    /// When the ticket last changed.
+    UpdatedAt,
+    /// When the ticket was created.
+    CreatedAt,
+    /// The ticket's number.
+    TicketNumber,
+    /// The SLA deadline (tickets without one come last).
+    SlaDueAt,
+    /// The end of the snooze (tickets not snoozed come last).
+    SnoozedUntil,
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+/// One sort key of the `tickets` query.
+#[derive(InputObject, Copy, Clone, Debug, Serialize)]
+pub struct TicketOrder {
+    pub field: TicketOrderField,
+    #[graphql(default_with = "OrderDirection::Desc")]
+    pub direction: OrderDirection,
+}
+
+impl TicketOrder {
+    pub const DEFAULT: TicketOrder = TicketOrder {
+        field: TicketOrderField::UpdatedAt,
+        direction: OrderDirection::Desc,
+    };
+}
+
+/// A checked ordering: at most three distinct fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ordering(Vec<TicketOrder>);
+
+impl Ordering {
+    pub fn new(order_by: Option<Vec<TicketOrder>>) -> Result<Ordering, AppError> {
+        let terms = order_by.unwrap_or_default();
+        if terms.len() > MAX_ORDER_TERMS {
+            return Err(AppError::bad_input(
+                "orderBy",
+                format!("at most {MAX_ORDER_TERMS} sort keys"),
+            ));
+        }
+        for (i, term) in terms.iter().enumerate() {
+            if terms[..i].iter().any(|t| t.field == term.field) {
+                return Err(AppError::bad_input("orderBy", "a field appears twice"));
+            }
+        }
+        if terms.is_empty() {
+            return Ok(Ordering(vec![TicketOrder::DEFAULT]));
+        }
+        Ok(Ordering(terms))
+    }
+
+    pub fn terms(&self) -> &[TicketOrder] {
+        &self.0
+    }
+
+    /// Ticket numbers are unique per team: ordering by one is already total.
+    fn needs_id(&self) -> bool {
+        !self
+            .0
+            .iter()
+            .any(|t| t.field == TicketOrderField::TicketNumber)
+    }
+
+    /// The cursor position of a row: its sort values (null for a missing time) and id.
+    pub fn position(&self, ticket: &Ticket) -> Position {
+        let values: Vec<Value> = self.0.iter().map(|t| sort_value(t.field, ticket)).collect();
+        Position {
+            key: Value::Array(values),
+            id: ticket.id,
+        }
+    }
+
+    /// Whether a cursor position has this ordering's shape (else it came from elsewhere).
+    pub fn accepts(&self, position: &Position) -> bool {
+        position.key.as_array().is_some_and(|values| {
+            values.len() == self.0.len()
+                && self
+                    .0
+                    .iter()
+                    .zip(values)
+                    .all(|(term, value)| bound(term, value).is_some())
+        })
+    }
+
+    /// ORDER BY for reading in `direction` (backward pages read the order reversed).
+    pub fn apply_order<'a, ST: 'a>(
+        &self,
+        query: tickets::BoxedQuery<'a, Pg, ST>,
+        direction: Direction,
+    ) -> tickets::BoxedQuery<'a, Pg, ST> {
+        let flip = direction == Direction::Backward;
+        let mut parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|t| format!("{} {}", expression(t), keyword(t.direction, flip)))
+            .collect();
+        if self.needs_id() {
+            let last = self.0.last().map_or(OrderDirection::Desc, |t| t.direction);
+            parts.push(format!("tickets.id {}", keyword(last, flip)));
+        }
+        query.order(sql::<Integer>(&parts.join(", ")))
+    }
+
+    /// Only rows strictly after `from` in reading order: the lexicographic comparison
+    /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR …`, plus `k1 >= v1` up front so the index
+    /// seeks straight to the cursor instead of filtering from the start.
+    pub fn apply_seek<'a, ST: 'a>(
+        &self,
+        query: tickets::BoxedQuery<'a, Pg, ST>,
+        direction: Direction,
+        from: &Position,
+    ) -> Option<tickets::BoxedQuery<'a, Pg, ST>> {
+        let values = from.key.as_array()?;
+        if values.len() != self.0.len() {
+            return None;
+        }
+        let mut keys: Vec<(SortKey, Bound)> = Vec::new();
+        for (term, value) in self.0.iter().zip(values) {
+            keys.push((SortKey::Term(*term), bound(term, value)?));
+        }
+        if self.needs_id() {
+            let last = self.0.last().map_or(OrderDirection::Desc, |t| t.direction);
+            keys.push((SortKey::Id(last), Bound::Id(from.id)));
+        }
+        let flip = direction == Direction::Backward;
+        let ahead = |key: &SortKey| match (key.direction(), flip) {
+            (OrderDirection::Asc, false) | (OrderDirection::Desc, true) => Cmp::Greater,
+            _ => Cmp::Less,
+        };
+        let mut any: Option<BoolExpr> = None;
+        for (i, (key, value)) in keys.iter().enumerate() {
+            let mut all = compare(key, ahead(key), value);
+            for (prev_key, prev_value) in &keys[..i] {
+                all = Box::new(compare(prev_key, Cmp::Equal, prev_value).and(all));
+            }
+            any = Some(match any {
+                None => all,
+                Some(any) => Box::new(any.or(all)),
+            });
+        }
+        let (first_key, first_value) = &keys[0];
+        let reach = match ahead(first_key) {
+            Cmp::Greater => Cmp::GreaterOrEqual,
+            _ => Cmp::LessOrEqual,
+        };
+        let query = query.filter(compare(first_key, reach, first_value));
+        Some(match any {
+            Some(any) => query.filter(any),
+            None => query,
+        })
+    }
+}
+
+type BoolExpr = Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Bool>>;
+type TimeExpr = Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Timestamptz>>;
+
+#[derive(Clone, Copy)]
+enum Cmp {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+    Equal,
+}
+
+/// A key of the total order: one of the terms, or the id that breaks ties.
+enum SortKey {
+    Term(TicketOrder),
+    Id(OrderDirection),
+}
+
+impl SortKey {
+    fn direction(&self) -> OrderDirection {
+        match self {
+            SortKey::Term(term) => term.direction,
+            SortKey::Id(direction) => *direction,
+        }
+    }
+}
+
+macro_rules! compared {
+    ($left:expr, $cmp:expr, $right:expr) => {
+        match $cmp {
+            Cmp::Greater => Box::new($left.gt($right)) as BoolExpr,
+            Cmp::GreaterOrEqual => Box::new($left.ge($right)),
+            Cmp::Less => Box::new($left.lt($right)),
+            Cmp::LessOrEqual => Box::new($left.le($right)),
+            Cmp::Equal => Box::new($left.eq($right)),
+        }
+    };
+}
+
+fn time_key(term: &TicketOrder) -> TimeExpr {
+    match term.field {
+        TicketOrderField::UpdatedAt => Box::new(tickets::updated_at),
+        TicketOrderField::CreatedAt => Box::new(tickets::created_at),
+        _ => Box::new(sql::<Timestamptz>(&expression(term))),
+    }
+}
+
+fn time_bound(value: &Bound) -> TimeExpr {
+    match value {
+        Bound::Time(time) => Box::new((*time).into_sql::<Timestamptz>()),
+        Bound::Sentinel(literal) => Box::new(sql::<Timestamptz>(literal)),
+        // A mismatch cannot come from `bound`; compare against the sentinel of "never".
+        _ => Box::new(sql::<Timestamptz>("'infinity'::timestamptz")),
+    }
+}
+
+fn compare(key: &SortKey, cmp: Cmp, value: &Bound) -> BoolExpr {
+    match (key, value) {
+        (SortKey::Id(_), Bound::Id(id)) => compared!(tickets::id, cmp, *id),
+        (SortKey::Term(term), Bound::Number(n)) if term.field == TicketOrderField::TicketNumber => {
+            compared!(tickets::ticket_number, cmp, *n)
+        }
+        (SortKey::Term(term), value) => compared!(time_key(term), cmp, time_bound(value)),
+        (SortKey::Id(_), _) => Box::new(sql::<Bool>("false")),
+    }
+}
+
+fn keyword(direction: OrderDirection, flip: bool) -> &'static str {
+    match (direction, flip) {
+        (OrderDirection::Asc, false) | (OrderDirection::Desc, true) => "ASC",
+        _ => "DESC",
+    }
+}
+
+/// The SQL a term sorts on, spelled as in the migrations' indexes.
+fn expression(term: &TicketOrder) -> String {
+    let sentinel = match term.direction {
+        OrderDirection::Asc => "'infinity'::timestamptz",
+        OrderDirection::Desc => "'-infinity'::timestamptz",
+    };
+    match term.field {
+        TicketOrderField::UpdatedAt => "tickets.updated_at".into(),
+        TicketOrderField::CreatedAt => "tickets.created_at".into(),
+        TicketOrderField::TicketNumber => "tickets.ticket_number".into(),
+        TicketOrderField::SlaDueAt => format!("COALESCE(tickets.sla_due_at, {sentinel})"),
+        TicketOrderField::SnoozedUntil => format!("COALESCE(tickets.snoozed_until, {sentinel})"),
+    }
+}
+
+fn micros(time: Option<DateTime<Utc>>) -> Value {
+    time.map_or(Value::Null, |t| json!(t.timestamp_micros()))
+}
+
+fn sort_value(field: TicketOrderField, ticket: &Ticket) -> Value {
+    match field {
+        TicketOrderField::UpdatedAt => micros(Some(ticket.updated_at)),
+        TicketOrderField::CreatedAt => micros(Some(ticket.created_at)),
+        TicketOrderField::TicketNumber => json!(ticket.ticket_number),
+        TicketOrderField::SlaDueAt => micros(ticket.sla_due_at),
+        TicketOrderField::SnoozedUntil => micros(ticket.snoozed_until),
+    }
+}
+
+/// A cursor value, ready to compare against its term's expression.
+enum Bound {
+    Time(DateTime<Utc>),
+    /// The ±infinity a missing time sorts as.
+    Sentinel(&'static str),
+    Number(i32),
+    Id(uuid::Uuid),
+}
+
+fn bound(term: &TicketOrder, value: &Value) -> Option<Bound> {
+    match term.field {
+        TicketOrderField::TicketNumber => Some(Bound::Number(i32::try_from(value.as_i64()?).ok()?)),
+        TicketOrderField::UpdatedAt | TicketOrderField::CreatedAt => Some(Bound::Time(
+            DateTime::from_timestamp_micros(value.as_i64()?)?,
+        )),
+        TicketOrderField::SlaDueAt | TicketOrderField::SnoozedUntil => match value {
+            Value::Null => Some(Bound::Sentinel(match term.direction {
+                OrderDirection::Asc => "'infinity'::timestamptz",
+                OrderDirection::Desc => "'-infinity'::timestamptz",
+            })),
+            other => Some(Bound::Time(DateTime::from_timestamp_micros(
+                other.as_i64()?,
+            )?)),
+        },
+    }
+}

@@ -1,0 +1,46 @@
+//! Test harness: one throwaway PostgreSQL per test run (or TEST_DATABASE_URL), a migrated
+//! template database, one database cloned from it per test, and servers on port 0.
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod cluster;
+pub mod fixtures;
+pub mod server;
+
+pub use client::Client;
+pub use cluster::{test_db, TestDb};
+pub use server::TestServer;
+
+use diesel::prelude::*;
+use ticketgate::auth::api_keys;
+use ticketgate::auth::viewer::Scope;
+
+/// Seeds `tickets` tickets for team `slug` (created when missing) and returns the team id.
+pub fn seed(url: &str, slug: &str, tickets: u64) -> uuid::Uuid {
+    let mut conn = PgConnection::establish(url).expect("connect");
+    ticketgate::seed::seed(
+        &mut conn,
+        &ticketgate::seed::SeedOptions {
+            team_slug: slug.into(),
+            tickets,
+            progress: false,
+            rng_seed: 7,
+        },
+    )
+    .expect("seed")
+    .team_id
+}
+
+/// A fresh key for an existing team.
+pub fn create_key(url: &str, team_id: uuid::Uuid, scopes: &[Scope]) -> String {
+    let mut conn = PgConnection::establish(url).expect("connect");
+    api_keys::create(&mut conn, team_id, None, "test", scopes)
+        .expect("create key")
+        .1
+}
+
+/// The path of the built `ticketgate` binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_ticketgate")
+}

@@ -1,0 +1,82 @@
+use std::net::SocketAddr;
+use std::sync::mpsc;
+
+use actix_web::dev::ServerHandle;
+use ticketgate::app::App;
+use ticketgate::config::ServeOptions;
+
+/// A ticketgate server on a free port, in a thread of its own with its own actix system,
+/// stopped when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    handle: ServerHandle,
+}
+
+pub struct TestServerBuilder {
+    url: String,
+    options: ServeOptions,
+}
+
+impl TestServerBuilder {
+    pub fn options(mut self, change: impl FnOnce(&mut ServeOptions)) -> Self {
+        change(&mut self.options);
+        self
+    }
+
+    pub fn start(self) -> TestServer {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match App::build(&self.url, &self.options).await {
+                    Ok(app) => {
+                        let _ = tx.send(Ok((app.addr(), app.handle())));
+                        let _ = app.run().await;
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(err.to_string()));
+                    }
+                }
+            });
+        });
+        let (addr, handle) = rx
+            .recv()
+            .expect("server thread")
+            .unwrap_or_else(|err| panic!("server failed to start: {err}"));
+        TestServer { addr, handle }
+    }
+}
+
+impl TestServer {
+    pub fn builder(url: &str) -> TestServerBuilder {
+        let options = ServeOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            workers: Some(1),
+            pool_size: 4,
+            key_usage_flush_secs: 3600,
+            ..ServeOptions::default()
+        };
+        TestServerBuilder {
+            url: url.to_string(),
+            options,
+        }
+    }
+
+    pub fn start(url: &str) -> TestServer {
+        Self::builder(url).start()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn client(&self, key: &str) -> super::Client {
+        super::Client::new(self.url("/graphql"), key)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; nobody needs to wait for the future.
+        drop(self.handle.stop(false));
+    }
+}

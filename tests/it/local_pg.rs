@@ -1,0 +1,202 @@
+//! Zero-config PostgreSQL: `ticketgate` with no DATABASE_URL makes, shares, keeps and stops
+//! its own cluster, as root (running it as `postgres`) and as an ordinary user.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{Pid, Uid};
+use serde_json::json;
+
+use crate::helpers::{self, Client};
+
+/// Who runs the command: ourselves, or (when we are root) the unprivileged `nobody`, to
+/// prove the ordinary-user path too.
+#[derive(Clone, Copy)]
+enum RunAs {
+    Me,
+    Nobody,
+}
+
+struct Serving {
+    child: Child,
+    base: String,
+    demo_key: Option<String>,
+}
+
+fn command(binary: &Path, data_dir: &Path, run_as: RunAs) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.env_remove("DATABASE_URL")
+        .env("TICKETGATE_LOG", "info")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::null());
+    if let RunAs::Nobody = run_as {
+        cmd.uid(65534).gid(65534).current_dir("/tmp");
+    }
+    cmd
+}
+
+/// Starts `serve` on a free port and waits for its ready banner (keeps draining stderr so
+/// the server never blocks on a full pipe).
+fn serve(binary: &Path, data_dir: &Path, run_as: RunAs) -> Serving {
+    let mut child = command(binary, data_dir, run_as)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut key = None;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("#key=").nth(1) {
+                key = Some(rest.trim().to_string());
+            }
+            if let Some(url) = line.split("GraphQL endpoint:").nth(1) {
+                let base = url.trim().trim_end_matches("/graphql").to_string();
+                let _ = tx.send((base, key.take()));
+            }
+        }
+    });
+    let (base, demo_key) = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("ticketgate serve did not become ready");
+    Serving {
+        child,
+        base,
+        demo_key,
+    }
+}
+
+fn stop(mut serving: Serving) {
+    kill(Pid::from_raw(serving.child.id() as i32), Signal::SIGINT).unwrap();
+    let status = serving.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+fn postmaster_running(data_dir: &Path) -> bool {
+    let pid_file = std::fs::read_link(data_dir.join("pgdata"))
+        .unwrap_or_else(|_| data_dir.join("pgdata"))
+        .join("postmaster.pid");
+    std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|text| text.lines().next().map(str::to_string))
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
+async fn ticket_count(base: &str, key: &str) -> i64 {
+    Client::new(format!("{base}/graphql"), key)
+        .data("{ tickets { totalCount } }", json!({}))
+        .await["tickets"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}
+
+/// A data directory (and a copy of the binary) the given user can use.
+fn workspace(run_as: RunAs) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let root = tempfile::Builder::new()
+        .prefix("tg-zero-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data_dir = root.path().join("data");
+    let binary = match run_as {
+        RunAs::Me => PathBuf::from(helpers::binary()),
+        RunAs::Nobody => {
+            // nobody may not be able to reach the build folder: give it its own copy.
+            let copy = root.path().join("ticketgate");
+            std::fs::copy(helpers::binary(), &copy).unwrap();
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::create_dir(&data_dir).unwrap();
+            nix::unistd::chown(
+                &data_dir,
+                Some(Uid::from_raw(65534)),
+                Some(nix::unistd::Gid::from_raw(65534)),
+            )
+            .unwrap();
+            copy
+        }
+    };
+    (root, binary, data_dir)
+}
+
+async fn zero_config_lifecycle(run_as: RunAs) {
+    let (_root, binary, data_dir) = workspace(run_as);
+
+    // First start: a new cluster, the demo team, a key printed with the GraphiQL URL.
+    let first = serve(&binary, &data_dir, run_as);
+    let key = first
+        .demo_key
+        .clone()
+        .expect("the first start prints a demo key");
+    let tickets = ticket_count(&first.base, &key).await;
+    assert!(tickets > 0, "the demo team has tickets");
+
+    // A second command on the same data directory reuses the running cluster.
+    let created = command(&binary, &data_dir, run_as)
+        .args(["api-key", "create", "--team", "demo"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let second_key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(ticket_count(&first.base, &second_key).await, tickets);
+    assert!(
+        postmaster_running(&data_dir),
+        "the cluster outlives the second command"
+    );
+
+    // A second server on another port shares it too; stopping one keeps it running.
+    let other = serve(&binary, &data_dir, run_as);
+    assert!(other.demo_key.is_none(), "no second demo seeding");
+    stop(other);
+    assert!(
+        postmaster_running(&data_dir),
+        "still used by the first server"
+    );
+    assert_eq!(ticket_count(&first.base, &key).await, tickets);
+
+    // The last one out stops the cluster.
+    stop(first);
+    assert!(
+        !postmaster_running(&data_dir),
+        "the cluster stops with its last user"
+    );
+
+    // A stale postmaster.pid (a crash) does not block the next start; data is kept.
+    let pgdata =
+        std::fs::read_link(data_dir.join("pgdata")).unwrap_or_else(|_| data_dir.join("pgdata"));
+    std::fs::write(pgdata.join("postmaster.pid"), "999999\n/x\n0\n5432\n").unwrap();
+    let again = serve(&binary, &data_dir, run_as);
+    assert!(again.demo_key.is_none(), "data kept: no re-seeding");
+    assert_eq!(ticket_count(&again.base, &key).await, tickets);
+    stop(again);
+    assert!(!postmaster_running(&data_dir));
+}
+
+#[tokio::test]
+async fn zero_config_postgres_as_the_current_user() {
+    zero_config_lifecycle(RunAs::Me).await;
+}
+
+#[tokio::test]
+async fn zero_config_postgres_as_an_ordinary_user() {
+    if !Uid::effective().is_root() {
+        // Already an ordinary user: the test above covers it.
+        return;
+    }
+    zero_config_lifecycle(RunAs::Nobody).await;
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: each module is an area, each test gets its own database.
+
+mod helpers;
+
+mod cli;
+mod graphql_http;
+mod http_surface;
+mod local_pg;
+mod migrations;
+mod tickets_read;

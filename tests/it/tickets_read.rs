@@ -1,0 +1,219 @@
+//! Reading tickets: by id or number, pages, and never another team's.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use ticketgate::auth::viewer::Scope;
+
+use crate::helpers::{self, fixtures, test_db, TestServer};
+
+const PAGE: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
+  tickets(first: $first, after: $after, last: $last, before: $before) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id ticketNumber updatedAt } }
+  }
+}"#;
+
+fn ids(page: &Value) -> Vec<String> {
+    page["tickets"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_walk_every_ticket_once_in_order_both_ways() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    fixtures::tickets(&mut db.conn(), team, 23);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+
+    let all = client.data(PAGE, json!({ "first": 100 })).await;
+    let expected = ids(&all);
+    assert_eq!(expected.len(), 23);
+    assert_eq!(all["tickets"]["totalCount"], 23);
+    // Newest update first, ties by id descending.
+    let keys: Vec<(String, String)> = all["tickets"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["updatedAt"].as_str().unwrap().to_string(),
+                e["node"]["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted);
+
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = client
+            .data(PAGE, json!({ "first": 5, "after": after }))
+            .await;
+        walked.extend(ids(&page));
+        let info = &page["tickets"]["pageInfo"];
+        if !info["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = info["endCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(walked, expected);
+
+    let mut backwards = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = client
+            .data(PAGE, json!({ "last": 4, "before": before }))
+            .await;
+        let mut chunk = ids(&page);
+        chunk.extend(backwards);
+        backwards = chunk;
+        let info = &page["tickets"]["pageInfo"];
+        if !info["hasPreviousPage"].as_bool().unwrap() {
+            break;
+        }
+        before = info["startCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(backwards, expected);
+}
+
+#[tokio::test]
+async fn pages_stay_correct_while_tickets_arrive() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    fixtures::tickets(&mut db.conn(), team, 10);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let first = client.data(PAGE, json!({ "first": 4 })).await;
+    // New tickets sort before the cursor (newer): the next page neither repeats nor skips.
+    fixtures::tickets(&mut db.conn(), team, 3);
+    {
+        use diesel::prelude::*;
+        use ticketgate::db::schema::tickets;
+        diesel::update(tickets::table.filter(tickets::ticket_number.gt(10)))
+            .set(tickets::updated_at.eq(diesel::dsl::now))
+            .execute(&mut db.conn())
+            .unwrap();
+    }
+    let cursor = first["tickets"]["pageInfo"]["endCursor"].clone();
+    let rest = client
+        .data(PAGE, json!({ "first": 100, "after": cursor }))
+        .await;
+    let seen: HashSet<String> = ids(&first).into_iter().chain(ids(&rest)).collect();
+    assert_eq!(ids(&first).len() + ids(&rest).len(), 10);
+    assert_eq!(seen.len(), 10);
+}
+
+#[tokio::test]
+async fn page_arguments_and_cursors_are_checked() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    fixtures::tickets(&mut db.conn(), team, 3);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    for variables in [
+        json!({ "first": -1 }),
+        json!({ "first": 501 }),
+        json!({ "last": -5 }),
+        json!({ "first": 1, "last": 1 }),
+        json!({ "after": "garbage" }),
+        json!({ "after": "eyJxIjoiYSJ9" }),
+    ] {
+        let (status, body) = client.post(PAGE, variables.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{variables}: {body}"
+        );
+    }
+    let default = client.data(PAGE, json!({})).await;
+    assert_eq!(ids(&default).len(), 3);
+    let empty = client.data(PAGE, json!({ "first": 0 })).await;
+    assert_eq!(ids(&empty).len(), 0);
+}
+
+#[tokio::test]
+async fn tickets_are_found_by_id_or_number_and_only_in_the_own_team() {
+    let db = test_db();
+    let acme = fixtures::team(&mut db.conn(), "acme");
+    let globex = fixtures::team(&mut db.conn(), "globex");
+    let acme_ids = fixtures::tickets(&mut db.conn(), acme, 2);
+    let globex_ids = fixtures::tickets(&mut db.conn(), globex, 2);
+    let key = helpers::create_key(&db.url, acme, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let by_id = "query($id: UUID) { ticket(id: $id) { id ticketNumber status channelSource channelDetail } }";
+    let by_number = "query($n: Int) { ticket(number: $n) { id ticketNumber } }";
+
+    let found = client.data(by_id, json!({ "id": acme_ids[1] })).await;
+    assert_eq!(found["ticket"]["ticketNumber"], 2);
+    assert_eq!(found["ticket"]["status"], "OPEN");
+    assert_eq!(found["ticket"]["channelSource"], "WIDGET");
+    assert_eq!(found["ticket"]["channelDetail"], "WIDGET_EMBEDDED");
+    let found = client.data(by_number, json!({ "n": 1 })).await;
+    assert_eq!(found["ticket"]["id"], acme_ids[0].to_string());
+
+    // Another team's ticket is exactly like a missing one.
+    let other = client.post(by_id, json!({ "id": globex_ids[0] })).await.1;
+    let missing = client
+        .post(by_id, json!({ "id": uuid::Uuid::now_v7() }))
+        .await
+        .1;
+    assert_eq!(
+        other["errors"][0]["extensions"],
+        missing["errors"][0]["extensions"]
+    );
+    assert_eq!(
+        other["errors"][0]["message"],
+        missing["errors"][0]["message"]
+    );
+    assert_eq!(other["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(other["data"]["ticket"], Value::Null);
+    assert_eq!(
+        client.error_code(by_number, json!({ "n": 3 })).await,
+        "NOT_FOUND"
+    );
+
+    let listed = client.data("{ tickets { nodes { id } } }", json!({})).await;
+    let listed: Vec<&str> = listed["tickets"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(globex_ids
+        .iter()
+        .all(|id| !listed.contains(&id.to_string().as_str())));
+
+    assert_eq!(
+        client.error_code("{ ticket { id } }", json!({})).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        client
+            .error_code(
+                "{ ticket(id: \"0195e7a0-0000-7000-8000-000000000000\", number: 1) { id } }",
+                json!({})
+            )
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        client
+            .error_code(by_id, json!({ "id": "not-a-uuid" }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+}
