@@ -251,10 +251,11 @@ impl LocalCluster {
         &self.data_dir
     }
 
-    /// A libpq/Diesel URL for `database` on this cluster.
+    /// A libpq/Diesel URL for `database` on this cluster. Loopback only, so no TLS: libpq
+    /// then never loads OpenSSL, whose exit-time cleanup can race connection threads.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://postgres:{}@127.0.0.1:{}/{}",
+            "postgres://postgres:{}@127.0.0.1:{}/{}?sslmode=disable",
             self.password, self.port, database
         )
     }

@@ -63,12 +63,13 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ConnectionSetup 
 }
 
 /// Builds the pool lazily: the server starts even while the database is still coming up,
-/// and `/readyz` tells when it is reachable.
+/// and `/readyz` tells when it is reachable. Connections are opened on demand (and kept):
+/// no background thread is left connecting when the process exits.
 pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> PgPool {
     let manager = ConnectionManager::<PgConnection>::new(url);
     Pool::builder()
         .max_size(options.max_size)
-        .min_idle(Some(options.max_size.min(4)))
+        .min_idle(Some(0))
         .connection_timeout(options.checkout_timeout)
         .test_on_check_out(false)
         .connection_customizer(Box::new(ConnectionSetup {

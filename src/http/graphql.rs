@@ -15,7 +15,7 @@ use super::{graphiql, AppState};
 use crate::auth::bearer::authenticate;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
-use crate::graphql::loaders::loaders;
+use crate::graphql::loaders::{loaders, RequestActivity};
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
 struct Refusal {
@@ -142,13 +142,13 @@ async fn handle_post(
     })
 }
 
-/// Runs one operation as `viewer`, with loaders of its own (scoped to the viewer's team).
+/// Runs one operation as `viewer`, with loaders of its own (scoped to the viewer's team)
+/// that batch by the request's activity (see `RequestActivity`).
 async fn execute(state: &AppState, request: Request, viewer: &Viewer) -> Response {
-    let loaders = loaders(state.db.clone(), viewer.team_id);
-    state
-        .schema
-        .execute(request.data(viewer.clone()).data(loaders))
-        .await
+    let activity = RequestActivity::default();
+    let loaders = loaders(state.db.clone(), viewer.team_id, activity.clone());
+    let request = request.data(viewer.clone()).data(loaders);
+    activity.track(state.schema.execute(request)).await
 }
 
 enum Operations {

@@ -31,7 +31,7 @@ pub async fn upgrade(
                 .await
                 .map_err(|err| err.extend())?;
             let mut data = Data::default();
-            data.insert(loaders(db.clone(), viewer.team_id));
+            data.insert(loaders(db.clone(), viewer.team_id, Default::default()));
             data.insert(viewer);
             Ok(data)
         })

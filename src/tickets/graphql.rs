@@ -229,9 +229,13 @@ impl Ticket {
         #[graphql(desc = "Messages after this cursor.")] after: Option<String>,
         #[graphql(desc = "The last n messages (the newest).")] last: Option<i32>,
         #[graphql(desc = "Messages before this cursor.")] before: Option<String>,
-        #[graphql(default = false, desc = "Include internal notes (private messages).")]
-        include_private: bool,
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "Include internal notes (private messages)."
+        )]
+        include_private: Option<bool>,
     ) -> Result<MessageConnection> {
+        let include_private = include_private.unwrap_or(false);
         ticket_messages(ctx, self.id, first, after, last, before, include_private).await
     }
 }

@@ -27,6 +27,7 @@ struct Serving {
     child: Child,
     base: String,
     demo_key: Option<String>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn command(binary: &Path, data_dir: &Path, run_as: RunAs) -> Command {
@@ -53,9 +54,12 @@ fn serve(binary: &Path, data_dir: &Path, run_as: RunAs) -> Serving {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = log.clone();
     std::thread::spawn(move || {
         let mut key = None;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line.clone());
             if let Some(rest) = line.split("#key=").nth(1) {
                 key = Some(rest.trim().to_string());
             }
@@ -72,13 +76,19 @@ fn serve(binary: &Path, data_dir: &Path, run_as: RunAs) -> Serving {
         child,
         base,
         demo_key,
+        log,
     }
 }
 
 fn stop(mut serving: Serving) {
     kill(Pid::from_raw(serving.child.id() as i32), Signal::SIGINT).unwrap();
     let status = serving.child.wait().unwrap();
-    assert!(status.success(), "serve exited with {status}");
+    std::thread::sleep(Duration::from_millis(50));
+    let log = serving.log.lock().unwrap().join("\n");
+    assert!(
+        status.success(),
+        "serve exited with {status}; its log:\n{log}"
+    );
 }
 
 fn postmaster_running(data_dir: &Path) -> bool {

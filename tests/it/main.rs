@@ -3,8 +3,11 @@
 mod helpers;
 
 mod cli;
+mod dataloaders;
 mod graphql_http;
 mod http_surface;
 mod local_pg;
 mod migrations;
+mod schema_contract;
+mod tickets_nested;
 mod tickets_read;

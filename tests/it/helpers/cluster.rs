@@ -7,8 +7,10 @@ use ticketgate::db::local_pg::{ClusterOptions, LocalCluster};
 /// Where test databases are made: a server URL without the database name, and the name of
 /// the migrated template every test database is cloned from.
 struct TestServerInfo {
-    /// `postgres://user:pw@host:port/` — append a database name.
+    /// `postgres://user:pw@host:port/` — a database name goes after it.
     base: String,
+    /// Connection parameters after the database name (`?sslmode=disable`), or nothing.
+    params: String,
     template: String,
     /// Clones from one template must not overlap (CREATE DATABASE … TEMPLATE refuses
     /// while the template has other sessions).
@@ -20,16 +22,22 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn server() -> &'static TestServerInfo {
     SERVER.get_or_init(|| {
-        let base = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => {
-                let cut = url.rfind('/').map(|i| i + 1).unwrap_or(url.len());
-                url[..cut].to_string()
-            }
+        let url = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
             _ => start_throwaway_cluster(),
         };
+        let (before_params, params) = match url.find('?') {
+            Some(i) => (&url[..i], url[i..].to_string()),
+            None => (url.as_str(), String::new()),
+        };
+        let cut = before_params
+            .rfind('/')
+            .map(|i| i + 1)
+            .unwrap_or(before_params.len());
+        let base = before_params[..cut].to_string();
         let template = format!("tg_template_{}", std::process::id());
-        let mut admin =
-            PgConnection::establish(&format!("{base}postgres")).expect("connect to postgres");
+        let mut admin = PgConnection::establish(&format!("{base}postgres{params}"))
+            .expect("connect to postgres");
         diesel::sql_query(format!("DROP DATABASE IF EXISTS {template}"))
             .execute(&mut admin)
             .expect("drop old template");
@@ -37,12 +45,13 @@ fn server() -> &'static TestServerInfo {
             .execute(&mut admin)
             .expect("create template");
         {
-            let mut conn =
-                PgConnection::establish(&format!("{base}{template}")).expect("connect to template");
+            let mut conn = PgConnection::establish(&format!("{base}{template}{params}"))
+                .expect("connect to template");
             ticketgate::db::migrations::run_pending(&mut conn).expect("migrate template");
         }
         TestServerInfo {
             base,
+            params,
             template,
             clone_lock: Mutex::new(()),
         }
@@ -81,7 +90,7 @@ pub fn test_db() -> TestDb {
         COUNTER.fetch_add(1, Ordering::SeqCst)
     );
     let _serial = server.clone_lock.lock().unwrap_or_else(|e| e.into_inner());
-    let mut admin = PgConnection::establish(&format!("{}postgres", server.base)).expect("connect");
+    let mut admin = PgConnection::establish(&server_url("postgres")).expect("connect");
     diesel::sql_query(format!(
         "CREATE DATABASE {name} TEMPLATE {}",
         server.template
@@ -89,14 +98,15 @@ pub fn test_db() -> TestDb {
     .execute(&mut admin)
     .expect("clone the template database");
     TestDb {
-        url: format!("{}{name}", server.base),
+        url: server_url(&name),
         name,
     }
 }
 
 /// The server's URL for another database name (e.g. `postgres`).
 pub fn server_url(database: &str) -> String {
-    format!("{}{database}", server().base)
+    let server = server();
+    format!("{}{database}{}", server.base, server.params)
 }
 
 impl TestDb {
