@@ -10,4 +10,5 @@ mod local_pg;
 mod migrations;
 mod schema_contract;
 mod tickets_nested;
+mod tickets_proptest;
 mod tickets_read;

@@ -294,3 +294,86 @@ async fn unread_count_sums_open_tickets() {
     let data = server.client(&key).data("{ unreadCount }", json!({})).await;
     assert_eq!(data["unreadCount"], 6);
 }
+
+/// The full shape of one ticket as a dashboard reads it, pinned as a snapshot (ids and
+/// times that vary per run are redacted).
+#[tokio::test]
+async fn a_complete_ticket_response_keeps_its_shape() {
+    let db = test_db();
+    let mut conn = db.conn();
+    let team = fixtures::team(&mut conn, "acme");
+    let ada = fixtures::user(&mut conn, team, "ada@acme.example", "Ada Lovelace");
+    let inbox = fixtures::email_channel(&mut conn, team, "support@acme.example");
+    fixtures::person(
+        &mut conn,
+        team,
+        &["cust-1"],
+        json!({ "name": "Grace Hopper", "email": "grace@example.com", "plan": "pro" }),
+        true,
+    );
+    let ticket = fixtures::insert_ticket(
+        &mut conn,
+        team,
+        &TicketSpec {
+            channel_source: "email",
+            channel_detail: None,
+            distinct_id: "cust-1".into(),
+            status: "pending",
+            priority: Some("high"),
+            anonymous_traits: json!({ "name": "Grace", "email": "grace@example.com" }),
+            escalation_reason: Some("asked for a human".into()),
+            email_subject: Some("Invoice 42 is wrong".into()),
+            email_from: Some("grace@example.com".into()),
+            email_channel_id: Some(inbox),
+            sla_due_at: Some(fixtures::base_time() + Duration::hours(4)),
+            unread_team_count: 1,
+            message_count: 2,
+            ..Default::default()
+        },
+    );
+    fixtures::assign_user(&mut conn, ticket, ada);
+    fixtures::tag(&mut conn, team, ticket, &["billing", "vip"]);
+    fixtures::message(
+        &mut conn,
+        team,
+        ticket,
+        &MessageSpec {
+            content: "My invoice is wrong".into(),
+            ..Default::default()
+        },
+    );
+    fixtures::message(
+        &mut conn,
+        team,
+        ticket,
+        &MessageSpec {
+            content: "Looking into it".into(),
+            author_type: "support",
+            created_by: Some(ada),
+            created_at: fixtures::base_time() + Duration::minutes(5),
+            ..Default::default()
+        },
+    );
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let data = server
+        .client(&key)
+        .data(
+            r#"{ ticket(number: 1) {
+                id ticketNumber channelSource channelDetail distinctId status priority
+                anonymousTraits aiResolved escalationReason createdAt updatedAt messageCount
+                lastMessageAt lastMessageText unreadTeamCount unreadCustomerCount sessionId
+                sessionContext slaDueAt snoozedUntil slackChannelId slackThreadTs slackTeamId
+                emailSubject emailFrom emailTo ccParticipants tags
+                person { id name distinctIds properties isIdentified createdAt }
+                assignee { id type user { id email name } role { id name } }
+                messages { nodes { id content authorType isPrivate createdAt createdBy { id email name } } }
+            } }"#,
+            json!({}),
+        )
+        .await;
+    insta::assert_json_snapshot!(data, {
+        ".**.id" => "[id]",
+        ".ticket.person.createdAt" => "[time]",
+    });
+}
