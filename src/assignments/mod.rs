@@ -2,5 +2,6 @@
 
 pub mod graphql;
 pub mod queries;
+pub mod writes;
 
 pub use queries::Assignment;

@@ -38,16 +38,31 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
 }
 
-/// The code for a limit refused during validation, else the generic validation code.
-fn validation_code(error: &ServerError) -> &'static str {
-    let message = error.message.as_str();
-    if message.contains("nested too deep") {
+/// The argument a validation error is about: `Invalid value for argument "filter.status.0", …`.
+fn invalid_argument(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    rest.split('"').next()
+}
+
+/// Codes validation errors: a bad argument value is bad user input (naming the argument),
+/// a limit gets its own code, the rest is a document that does not fit the schema.
+fn code_validation_error(error: ServerError) -> ServerError {
+    let message = error.message.clone();
+    if let Some(argument) = invalid_argument(&message) {
+        let mut error = with_code(error, codes::BAD_USER_INPUT);
+        if let Some(extensions) = error.extensions.as_mut() {
+            extensions.set("field", argument);
+        }
+        return error;
+    }
+    let code = if message.contains("nested too deep") {
         "QUERY_TOO_DEEP"
     } else if message.contains("too complex") {
         "QUERY_TOO_COMPLEX"
     } else {
         codes::GRAPHQL_VALIDATION_FAILED
-    }
+    };
+    with_code(error, code)
 }
 
 #[async_trait::async_trait]
@@ -94,14 +109,8 @@ impl Extension for ErrorCodesExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| {
-                    let code = validation_code(&error);
-                    with_code(error, code)
-                })
-                .collect()
-        })
+        next.run(ctx)
+            .await
+            .map_err(|errors| errors.into_iter().map(code_validation_error).collect())
     }
 }

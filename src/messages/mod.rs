@@ -4,5 +4,6 @@
 pub mod graphql;
 pub mod model;
 pub mod queries;
+pub mod writes;
 
 pub use model::Message;

@@ -23,6 +23,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use diesel::prelude::*;
 use diesel::PgConnection;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -101,6 +102,7 @@ pub fn seed(conn: &mut PgConnection, options: &SeedOptions) -> AppResult<SeedRep
         Err(_) => progress.abandon(),
     }
     let totals = totals?;
+    refresh_statistics(conn)?;
 
     let elapsed = started.elapsed();
     tracing::info!(
@@ -120,6 +122,17 @@ pub fn seed(conn: &mut PgConnection, options: &SeedOptions) -> AppResult<SeedRep
         persons: totals.persons,
         elapsed,
     })
+}
+
+/// Fresh planner statistics for the tables just filled: without them, Postgres plans the
+/// read queries as if the tables were empty (a page of 50 tickets measured 2 s instead of
+/// 30 ms right after seeding 100,000). ANALYZE samples, so it stays quick at any size.
+fn refresh_statistics(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(
+        "ANALYZE tickets, messages, persons, person_distinct_ids, ticket_assignments, ticket_tags, tags",
+    )
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// The slug rule of the `teams` table, checked first so a bad slug is the caller's

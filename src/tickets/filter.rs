@@ -137,10 +137,35 @@ impl TicketFilter {
                 format!("at most {MAX_FILTER_TAGS} tags"),
             ));
         }
+        let texts = self
+            .search
+            .iter()
+            .map(|s| ("search", s))
+            .chain(
+                self.distinct_ids
+                    .iter()
+                    .flatten()
+                    .map(|d| ("distinctIds", d)),
+            )
+            .chain(self.tags.iter().flatten().map(|t| ("tags", t)));
+        for (name, text) in texts {
+            if text.contains('\0') {
+                return Err(AppError::bad_input(
+                    field(name),
+                    "must not contain NUL characters",
+                ));
+            }
+        }
         for (name, range) in [
             ("updatedAt", &self.updated_at),
             ("createdAt", &self.created_at),
         ] {
+            // What PostgreSQL (and RFC 3339) can hold.
+            for at in range.iter().flat_map(|r| r.from.iter().chain(r.to.iter())) {
+                if !(1..=9999).contains(&chrono::Datelike::year(at)) {
+                    return Err(AppError::bad_input(field(name), "years 1 to 9999 only"));
+                }
+            }
             if let Some(DateTimeRange {
                 from: Some(from),
                 to: Some(to),

@@ -5,5 +5,6 @@ pub mod graphql;
 pub mod model;
 pub mod order;
 pub mod queries;
+pub mod writes;
 
 pub use model::Ticket;

@@ -9,6 +9,7 @@ mod http_surface;
 mod local_pg;
 mod migrations;
 mod schema_contract;
+mod tickets_filters;
 mod tickets_nested;
 mod tickets_proptest;
 mod tickets_read;

@@ -1,0 +1,155 @@
+//! One LISTEN connection per process (tokio-postgres: it wakes on a notification instead
+//! of polling). After losing the connection it reconnects with backoff, LISTENs again and
+//! replays from the `events` table what was committed meanwhile; the broker drops repeats.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::poll_fn;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+use super::broker::{Broker, Event, EventKind};
+use super::outbox::CHANNEL;
+
+/// How far back a replay reaches before the last event seen: covers transactions that
+/// inserted their event shortly before the connection dropped but committed after.
+const REPLAY_MARGIN: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+enum ListenError {
+    #[error("{0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("tls: {0}")]
+    Tls(#[from] openssl::error::ErrorStack),
+    #[error("the notification stream ended")]
+    Ended,
+}
+
+/// Listens until the process ends. `url` is the same database URL the pool uses.
+pub async fn run(url: String, broker: Arc<Broker>) {
+    let config = match Config::from_str(&url) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot listen for events: bad database URL");
+            return;
+        }
+    };
+    let mut last_seen: Option<DateTime<Utc>> = None;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match listen(&config, &broker, &mut last_seen).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(err) => tracing::warn!(error = %err, "event listener disconnected; reconnecting"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn listen(
+    config: &Config,
+    broker: &Broker,
+    last_seen: &mut Option<DateTime<Utc>>,
+) -> Result<(), ListenError> {
+    let (client, notifications) = connect(config).await?;
+    let mut notifications = notifications;
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    if let Some(since) = *last_seen {
+        let replayed = replay(&client, broker, since).await?;
+        tracing::info!(replayed, "event listener reconnected");
+    }
+    *last_seen = Some(Utc::now());
+    while let Some(payload) = notifications.recv().await {
+        *last_seen = Some(Utc::now());
+        match serde_json::from_str::<Event>(&payload) {
+            Ok(event) => {
+                broker.deliver(event);
+            }
+            Err(err) => tracing::warn!(error = %err, "unreadable event notification"),
+        }
+    }
+    Err(ListenError::Ended)
+}
+
+/// Connects and drives the connection in a task of its own, forwarding notification
+/// payloads (tokio-postgres only surfaces them through `poll_message`).
+async fn connect(
+    config: &Config,
+) -> Result<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>), ListenError> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let client = match config.get_ssl_mode() {
+        tokio_postgres::config::SslMode::Disable => {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(drive(connection, sender));
+            client
+        }
+        _ => {
+            let tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
+            let tls = postgres_openssl::MakeTlsConnector::new(tls.build());
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(drive(connection, sender));
+            client
+        }
+    };
+    Ok((client, receiver))
+}
+
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    sender: mpsc::UnboundedSender<String>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
+        match message {
+            Ok(AsyncMessage::Notification(notification)) => {
+                if sender.send(notification.payload().to_string()).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "event connection failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Delivers the events committed since shortly before `since`, in order.
+async fn replay(
+    client: &tokio_postgres::Client,
+    broker: &Broker,
+    since: DateTime<Utc>,
+) -> Result<usize, ListenError> {
+    let from = since - chrono::Duration::from_std(REPLAY_MARGIN).unwrap_or_default();
+    let rows = client
+        .query(
+            "SELECT seq, team_id, kind, ticket_id, message_id FROM events \
+             WHERE created_at >= $1 ORDER BY seq",
+            &[&from],
+        )
+        .await?;
+    let mut delivered = 0;
+    for row in rows {
+        let kind: String = row.try_get(2)?;
+        let Some(kind) = EventKind::from_db(&kind) else {
+            continue;
+        };
+        let event = Event {
+            seq: row.try_get(0)?,
+            team: row.try_get(1)?,
+            kind,
+            ticket: row.try_get(3)?,
+            message: row.try_get(4)?,
+        };
+        if broker.deliver(event) {
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}

@@ -1,0 +1,10 @@
+//! Live updates across replicas: mutations record an event and NOTIFY in their own
+//! transaction (`outbox`); one LISTEN connection per process receives them in commit order
+//! and replays what it missed after a reconnect (`listener`); a bounded broadcast fans
+//! them out to this process's subscriptions (`broker`).
+
+pub mod broker;
+pub mod listener;
+pub mod outbox;
+
+pub use broker::{Broker, Event, EventKind};

@@ -1,0 +1,196 @@
+//! Message mutations and the ticket counters they keep exact (DATA-MODEL.md "Messages").
+//! The ticket row is locked first: concurrent messages on one ticket queue up behind it,
+//! so counters never lose an increment and `created_at` follows commit order.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::model::{Message, MessageAuthorType};
+use crate::db::schema::{messages, tickets};
+use crate::error::{AppError, AppResult};
+use crate::events::{outbox, EventKind};
+use crate::tickets::writes::{change_time, lock};
+use crate::tickets::Ticket;
+use crate::validate;
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub content: String,
+    pub is_private: bool,
+    pub author_type: MessageAuthorType,
+    /// The agent writing it (support messages of a key that acts as a user).
+    pub created_by: Option<Uuid>,
+}
+
+/// Which side read the ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadSide {
+    Team,
+    Customer,
+}
+
+pub fn send(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    ticket_id: Uuid,
+    new: &NewMessage,
+) -> AppResult<Message> {
+    validate::content("content", &new.content)?;
+    if new.is_private && new.author_type == MessageAuthorType::Customer {
+        return Err(AppError::bad_input(
+            "isPrivate",
+            "customers cannot write private notes",
+        ));
+    }
+    let (ticket, clock) = lock(conn, team_id, ticket_id)?;
+    // Strictly after the previous message: the order of a conversation is its commit order.
+    let at = change_time(ticket.last_message_at.unwrap_or(ticket.created_at), clock);
+    let message: Message = diesel::insert_into(messages::table)
+        .values((
+            messages::id.eq(Uuid::now_v7()),
+            messages::team_id.eq(team_id),
+            messages::ticket_id.eq(ticket_id),
+            messages::content.eq(&new.content),
+            messages::author_type.eq(new.author_type.as_db()),
+            messages::is_private.eq(new.is_private),
+            messages::created_by.eq(match new.author_type {
+                MessageAuthorType::Support => new.created_by,
+                _ => None,
+            }),
+            messages::created_at.eq(at),
+        ))
+        .returning(Message::as_returning())
+        .get_result(conn)?;
+    if !new.is_private {
+        count_new_message(conn, &ticket, &message, at)?;
+    }
+    outbox::publish(
+        conn,
+        team_id,
+        EventKind::MessageAdded,
+        ticket_id,
+        Some(message.id),
+    )?;
+    Ok(message)
+}
+
+fn count_new_message(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    let (team_unread, customer_unread) = match message.author_type.as_str() {
+        "customer" => (1, 0),
+        _ => (0, 1),
+    };
+    diesel::update(tickets::table.find(ticket.id))
+        .set((
+            tickets::message_count.eq(tickets::message_count + 1),
+            tickets::last_message_at.eq(at),
+            tickets::last_message_text.eq(validate::preview(&message.content)),
+            tickets::updated_at.eq(change_time(ticket.updated_at, at)),
+            tickets::unread_team_count.eq(tickets::unread_team_count + team_unread),
+            tickets::unread_customer_count.eq(tickets::unread_customer_count + customer_unread),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Soft-deletes a message; the ticket's counters go down (never below zero) and its last
+/// message is recomputed from what remains.
+pub fn delete(conn: &mut PgConnection, team_id: Uuid, message_id: Uuid) -> AppResult<Message> {
+    let ticket_id: Uuid = messages::table
+        .filter(messages::team_id.eq(team_id))
+        .filter(messages::id.eq(message_id))
+        .filter(messages::deleted.eq(false))
+        .select(messages::ticket_id)
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound("message"))?;
+    let (ticket, clock) = lock(conn, team_id, ticket_id)?;
+    let message: Message = diesel::update(messages::table.find(message_id))
+        .set((messages::deleted.eq(true), messages::deleted_at.eq(clock)))
+        .returning(Message::as_returning())
+        .get_result(conn)?;
+    if !message.is_private {
+        recount(conn, &ticket, &message, clock)?;
+    }
+    outbox::publish(
+        conn,
+        team_id,
+        EventKind::MessageDeleted,
+        ticket_id,
+        Some(message_id),
+    )?;
+    Ok(message)
+}
+
+fn recount(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    deleted: &Message,
+    clock: DateTime<Utc>,
+) -> QueryResult<()> {
+    let visible = messages::table
+        .filter(messages::ticket_id.eq(ticket.id))
+        .filter(messages::deleted.eq(false))
+        .filter(messages::is_private.eq(false));
+    let count: i64 = visible.count().get_result(conn)?;
+    let last: Option<(DateTime<Utc>, String)> = visible
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .select((messages::created_at, messages::content))
+        .first(conn)
+        .optional()?;
+    let (team_less, customer_less) = match deleted.author_type.as_str() {
+        "customer" => (1, 0),
+        _ => (0, 1),
+    };
+    diesel::update(tickets::table.find(ticket.id))
+        .set((
+            tickets::message_count.eq(count as i32),
+            tickets::last_message_at.eq(last.as_ref().map(|(at, _)| *at)),
+            tickets::last_message_text.eq(last.as_ref().map(|(_, text)| validate::preview(text))),
+            tickets::unread_team_count.eq((ticket.unread_team_count - team_less).max(0)),
+            tickets::unread_customer_count
+                .eq((ticket.unread_customer_count - customer_less).max(0)),
+            tickets::updated_at.eq(change_time(ticket.updated_at, clock)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The team (or the customer) has read the ticket: their unread counter goes to zero.
+/// Reading is not a change of the ticket: `updated_at` stays, the inbox does not reorder.
+pub fn mark_read(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    ticket_id: Uuid,
+    side: ReadSide,
+) -> AppResult<Ticket> {
+    lock(conn, team_id, ticket_id)?;
+    let target = tickets::table.find(ticket_id);
+    let ticket = match side {
+        ReadSide::Team => diesel::update(target)
+            .set(tickets::unread_team_count.eq(0))
+            .returning(Ticket::as_returning())
+            .get_result(conn)?,
+        ReadSide::Customer => diesel::update(target)
+            .set(tickets::unread_customer_count.eq(0))
+            .returning(Ticket::as_returning())
+            .get_result(conn)?,
+    };
+    outbox::publish(conn, team_id, EventKind::TicketRead, ticket_id, None)?;
+    Ok(ticket)
+}
+
+/// A message of the team by id (deleted ones included: they can still be looked up).
+pub fn find(conn: &mut PgConnection, team_id: Uuid, id: Uuid) -> QueryResult<Option<Message>> {
+    messages::table
+        .filter(messages::team_id.eq(team_id))
+        .filter(messages::id.eq(id))
+        .select(Message::as_select())
+        .first(conn)
+        .optional()
+}
