@@ -1,13 +1,13 @@
 //! Gives every error async-graphql raises itself (parse, validation, argument coercion) a
 //! stable `extensions.code`, like the errors of our own resolvers carry.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Pos, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use crate::error::codes;
 
@@ -15,11 +15,52 @@ pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+/// One per request: keeps the parsed document to name the argument of a value that failed
+/// to parse during execution (async-graphql reports only its position).
+#[derive(Default)]
+struct ErrorCodesExtension {
+    document: Mutex<Option<ExecutableDocument>>,
+}
+
+/// The name of the argument whose value (or variable) sits at `pos`.
+fn argument_at(document: &ExecutableDocument, pos: Pos) -> Option<String> {
+    fn search(
+        set: &SelectionSet,
+        document: &ExecutableDocument,
+        pos: Pos,
+        depth: usize,
+    ) -> Option<String> {
+        if depth > 64 {
+            return None;
+        }
+        set.items
+            .iter()
+            .find_map(|selection| match &selection.node {
+                Selection::Field(field) => field
+                    .node
+                    .arguments
+                    .iter()
+                    .find(|(_, value)| value.pos == pos)
+                    .map(|(name, _)| name.node.to_string())
+                    .or_else(|| search(&field.node.selection_set.node, document, pos, depth + 1)),
+                Selection::InlineFragment(fragment) => {
+                    search(&fragment.node.selection_set.node, document, pos, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .and_then(|f| search(&f.node.selection_set.node, document, pos, depth + 1)),
+            })
+    }
+    document
+        .operations
+        .iter()
+        .find_map(|(_, op)| search(&op.node.selection_set.node, document, pos, 0))
+}
 
 fn has_code(error: &ServerError) -> bool {
     error
@@ -34,6 +75,29 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
             .extensions
             .get_or_insert_with(Default::default)
             .set("code", code);
+    }
+    error
+}
+
+/// A value that failed to parse while executing (`Failed to parse "UUID": …`) becomes bad
+/// user input naming its argument, found by the error's position in the document.
+fn name_failed_argument(error: ServerError, document: Option<&ExecutableDocument>) -> ServerError {
+    if has_code(&error) || !error.message.starts_with("Failed to parse") {
+        return error;
+    }
+    let argument = document.and_then(|doc| {
+        error
+            .locations
+            .iter()
+            .find_map(|pos| argument_at(doc, *pos))
+    });
+    let Some(argument) = argument else {
+        return error;
+    };
+    let mut error = with_code(error, codes::BAD_USER_INPUT);
+    error.message = format!("{argument}: {}", error.message);
+    if let Some(extensions) = error.extensions.as_mut() {
+        extensions.set("field", argument);
     }
     error
 }
@@ -69,8 +133,10 @@ fn code_validation_error(error: ServerError) -> ServerError {
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        let document = self.document.lock().ok().and_then(|mut d| d.take());
         response.errors = std::mem::take(&mut response.errors)
             .into_iter()
+            .map(|error| name_failed_argument(error, document.as_ref()))
             .map(|error| {
                 // Errors with a path come from a field's arguments; without one, from the
                 // request as a whole (unknown operation name, variables).
@@ -99,9 +165,14 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
+        let document = next
+            .run(ctx, query, variables)
             .await
-            .map_err(|error| with_code(error, codes::GRAPHQL_PARSE_FAILED))
+            .map_err(|error| with_code(error, codes::GRAPHQL_PARSE_FAILED))?;
+        if let Ok(mut kept) = self.document.lock() {
+            *kept = Some(document.clone());
+        }
+        Ok(document)
     }
 
     async fn validation(

@@ -1113,10 +1113,10 @@ async fn malformed_filters_and_orders_are_refused_before_any_query() {
         let body = refused(&client, TICKETS, &variables).await;
         let message = body["errors"][0]["message"].as_str().unwrap().to_string();
         assert!(
-            message.starts_with(&format!("Failed to parse \"{scalar}\"")),
+            message.starts_with(&format!("filter: Failed to parse \"{scalar}\"")),
             "{variables}: {body}"
         );
-        refused_as_bad_input(&client, TICKETS, variables, Value::Null).await;
+        refused_as_bad_input(&client, TICKETS, variables, json!("filter")).await;
     }
 }
 

@@ -216,4 +216,13 @@ async fn tickets_are_found_by_id_or_number_and_only_in_the_own_team() {
             .await,
         "BAD_USER_INPUT"
     );
+    // The error names the argument, for variables and literals alike.
+    let (_, body) = client.post(by_id, json!({ "id": "not-a-uuid" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "id", "{body}");
+    let (_, body) = client
+        .post("{ ticket(id: \"nope\") { id } }", json!({}))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "id", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("id: "), "{body}");
 }
