@@ -16,6 +16,7 @@ use crate::config::ServeOptions;
 use crate::db::local_pg::{ClusterOptions, LocalCluster, LocalPgError};
 use crate::db::{self, Db, PoolOptions};
 use crate::error::AppError;
+use crate::events::{self, Broker};
 use crate::graphql::context::SchemaData;
 use crate::graphql::pagination::PageLimits;
 use crate::graphql::{build_schema, SchemaOptions};
@@ -106,6 +107,9 @@ pub struct App {
     addr: SocketAddr,
     state: web::Data<AppState>,
     key_usage_flush: Duration,
+    url: String,
+    broker: Arc<Broker>,
+    jobs_every: Duration,
 }
 
 impl App {
@@ -126,9 +130,11 @@ impl App {
             metrics.db_statements.clone(),
         );
         let db = Db::new(pool);
+        let broker = Broker::new(options.subscription_queue);
         let schema = build_schema(
             Some(SchemaData {
                 db: db.clone(),
+                broker: broker.clone(),
                 page_limits: PageLimits {
                     default_size: options.default_page_size,
                     max_size: options.max_page_size,
@@ -175,6 +181,9 @@ impl App {
             addr,
             state,
             key_usage_flush: Duration::from_secs(options.key_usage_flush_secs.max(1)),
+            url: url.to_string(),
+            broker,
+            jobs_every: Duration::from_millis(options.jobs_interval_ms.max(50)),
         })
     }
 
@@ -187,13 +196,21 @@ impl App {
     }
 
     /// Serves until stopped (SIGINT/SIGTERM or the handle), then writes what is pending.
+    /// Alongside: the event listener (subscriptions), the periodic jobs (snooze waker,
+    /// event pruning) and the key-usage writer.
     pub async fn run(self) -> std::io::Result<()> {
-        let flusher = tokio::spawn(flush_key_usage_every(
-            self.state.clone(),
-            self.key_usage_flush,
-        ));
+        let background = [
+            tokio::spawn(flush_key_usage_every(
+                self.state.clone(),
+                self.key_usage_flush,
+            )),
+            tokio::spawn(events::listener::run(self.url.clone(), self.broker.clone())),
+            tokio::spawn(events::jobs::run(self.state.db.clone(), self.jobs_every)),
+        ];
         let outcome = self.server.await;
-        flusher.abort();
+        for task in background {
+            task.abort();
+        }
         flush_key_usage(&self.state).await;
         outcome
     }

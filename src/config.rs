@@ -112,6 +112,14 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_KEY_USAGE_FLUSH_SECS", default_value_t = 30)]
     pub key_usage_flush_secs: u64,
 
+    /// Events a subscription may fall behind by before it is ended (SUBSCRIBER_LAGGED).
+    #[arg(long, env = "TICKETGATE_SUBSCRIPTION_QUEUE", default_value_t = 1024)]
+    pub subscription_queue: usize,
+
+    /// How often background jobs run (snoozed tickets wake up), in milliseconds.
+    #[arg(long, env = "TICKETGATE_JOBS_INTERVAL_MS", default_value_t = 5000)]
+    pub jobs_interval_ms: u64,
+
     /// Do not seed the `demo` team on the first start of a new local data directory.
     #[arg(long, env = "TICKETGATE_NO_DEMO", default_value_t = false)]
     pub no_demo: bool,

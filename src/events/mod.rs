@@ -4,6 +4,7 @@
 //! them out to this process's subscriptions (`broker`).
 
 pub mod broker;
+pub mod jobs;
 pub mod listener;
 pub mod outbox;
 

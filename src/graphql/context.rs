@@ -11,6 +11,7 @@ use crate::error::AppError;
 pub struct SchemaData {
     pub db: Db,
     pub page_limits: PageLimits,
+    pub broker: std::sync::Arc<crate::events::Broker>,
 }
 
 /// What a resolver works with: the shared handles plus this request's viewer and loaders.

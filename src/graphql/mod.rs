@@ -5,6 +5,7 @@ pub mod error_codes;
 pub mod loaders;
 pub mod pagination;
 pub mod schema;
+pub mod subscriptions;
 pub mod text_enum;
 
 pub use schema::{build_schema, AppSchema, SchemaOptions};

@@ -1,17 +1,23 @@
 //! The schema, assembled once at start-up and shared by every request and connection.
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use super::context::SchemaData;
 use super::error_codes::ErrorCodes;
+use super::subscriptions::SubscriptionRoot;
+use crate::messages::graphql::MessageMutation;
 use crate::persons::graphql::PersonQuery;
 use crate::teams::graphql::TeamQuery;
 use crate::tickets::graphql::TicketQuery;
+use crate::tickets::mutations::TicketMutation;
 
 #[derive(MergedObject, Default)]
 pub struct Query(TicketQuery, PersonQuery, TeamQuery);
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(TicketMutation, MessageMutation);
+
+pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// Schema-wide limits and switches, from the configuration.
 #[derive(Clone, Debug)]
@@ -33,7 +39,7 @@ impl Default for SchemaOptions {
 
 /// The schema with its shared data. `data` is None only for printing the SDL.
 pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .extension(ErrorCodes)
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity);
@@ -41,7 +47,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(data) = data {
-        builder = builder.data(data);
+        builder = builder.data(data.broker.clone()).data(data);
     }
     builder.finish()
 }

@@ -132,3 +132,88 @@ pub async fn ticket_messages(
     }));
     Ok(connection)
 }
+
+/// Which side of the conversation read the ticket.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ReadSide {
+    /// The support team: `unreadTeamCount` goes to 0.
+    Team,
+    /// The customer: `unreadCustomerCount` goes to 0.
+    Customer,
+}
+
+#[derive(Default)]
+pub struct MessageMutation;
+
+#[Object]
+impl MessageMutation {
+    /// Adds a message to a ticket. Non-private messages count on the ticket (message
+    /// count, last message, unread counters); private notes never reach the customer.
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: Uuid,
+        content: String,
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "An internal note, never shown to the customer."
+        )]
+        is_private: Option<bool>,
+        #[graphql(default_with = "Some(MessageAuthorType::Support)")] author_type: Option<
+            MessageAuthorType,
+        >,
+    ) -> Result<Message> {
+        let is_private = is_private.unwrap_or(false);
+        let author_type = author_type.unwrap_or(MessageAuthorType::Support);
+        use super::writes::{send, NewMessage};
+        use crate::auth::viewer::Scope;
+        let rc = RequestContext::of(ctx)?;
+        rc.viewer.require(Scope::Write).gql()?;
+        let team_id = rc.viewer.team_id;
+        let new = NewMessage {
+            content,
+            is_private,
+            author_type,
+            created_by: rc.viewer.user_id,
+        };
+        rc.db
+            .transaction(move |conn| send(conn, team_id, ticket_id, &new))
+            .await
+            .gql()
+    }
+
+    /// Deletes a message (softly): the ticket's counters and last message follow.
+    async fn delete_message(&self, ctx: &Context<'_>, id: Uuid) -> Result<Message> {
+        use crate::auth::viewer::Scope;
+        let rc = RequestContext::of(ctx)?;
+        rc.viewer.require(Scope::Write).gql()?;
+        let team_id = rc.viewer.team_id;
+        rc.db
+            .transaction(move |conn| super::writes::delete(conn, team_id, id))
+            .await
+            .gql()
+    }
+
+    /// Marks a ticket read by the team or by the customer.
+    async fn mark_ticket_read(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        #[graphql(default_with = "Some(ReadSide::Team)")] side: Option<ReadSide>,
+    ) -> Result<Ticket> {
+        let side = side.unwrap_or(ReadSide::Team);
+        use super::writes::{mark_read, ReadSide as Side};
+        use crate::auth::viewer::Scope;
+        let rc = RequestContext::of(ctx)?;
+        rc.viewer.require(Scope::Write).gql()?;
+        let team_id = rc.viewer.team_id;
+        let side = match side {
+            ReadSide::Team => Side::Team,
+            ReadSide::Customer => Side::Customer,
+        };
+        rc.db
+            .transaction(move |conn| mark_read(conn, team_id, id, side))
+            .await
+            .gql()
+    }
+}

@@ -3,6 +3,7 @@
 pub mod filter;
 pub mod graphql;
 pub mod model;
+pub mod mutations;
 pub mod order;
 pub mod queries;
 pub mod writes;

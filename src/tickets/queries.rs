@@ -95,3 +95,24 @@ pub fn unread_count(conn: &mut PgConnection, team_id: Uuid) -> QueryResult<i64> 
         .get_result::<Option<i64>>(conn)
         .map(|sum| sum.unwrap_or(0))
 }
+
+/// The ticket if it is the team's and matches `filter` (subscriptions apply the very same
+/// rules as the `tickets` query).
+pub fn matching(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    id: Uuid,
+    filter: &TicketFilter,
+) -> QueryResult<Option<Ticket>> {
+    filter
+        .apply(
+            team_id,
+            tickets::table
+                .filter(tickets::team_id.eq(team_id))
+                .filter(tickets::id.eq(id))
+                .select(Ticket::as_select())
+                .into_boxed(),
+        )
+        .first(conn)
+        .optional()
+}

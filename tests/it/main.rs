@@ -3,11 +3,13 @@
 mod helpers;
 
 mod cli;
+mod concurrency;
 mod dataloaders;
 mod graphql_http;
 mod http_surface;
 mod local_pg;
 mod migrations;
+mod mutations;
 mod schema_contract;
 mod tickets_filters;
 mod tickets_nested;

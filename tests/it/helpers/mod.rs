@@ -6,6 +6,7 @@
 pub mod client;
 pub mod cluster;
 pub mod fixtures;
+pub mod replica;
 pub mod server;
 
 pub use client::Client;

@@ -53,6 +53,9 @@ impl TestServer {
             workers: Some(1),
             pool_size: 4,
             key_usage_flush_secs: 3600,
+            // Background jobs would wake the fixtures' (past) snoozes mid-test and add
+            // statements to the counts; tests that want them turn them on.
+            jobs_interval_ms: 3_600_000,
             ..ServeOptions::default()
         };
         TestServerBuilder {

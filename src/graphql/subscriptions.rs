@@ -1,0 +1,212 @@
+//! The `Subscription` root: live messages, inbox changes and the unread count, fed by the
+//! broker (events from every replica, through LISTEN/NOTIFY). Events carry ids; each
+//! subscription reads rows itself, scoped to its viewer's team.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ErrorExtensions, Result, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::context::RequestContext;
+use crate::auth::Viewer;
+use crate::db::Db;
+use crate::error::{AppError, IntoGql};
+use crate::events::{Broker, Event, EventKind};
+use crate::messages::writes as messages;
+use crate::messages::Message;
+use crate::tickets::filter::TicketFilter;
+use crate::tickets::{queries as tickets, Ticket};
+
+/// A subscription that could not keep up: its queue overflowed and events were dropped.
+/// It ends with this error rather than silently missing changes.
+fn lagged(missed: u64) -> async_graphql::Error {
+    async_graphql::Error::new(format!(
+        "this subscription fell too far behind ({missed} events dropped); subscribe again"
+    ))
+    .extend_with(|_, ext| ext.set("code", "SUBSCRIBER_LAGGED"))
+}
+
+/// The events of one team, in commit order, ending with an error after an overflow.
+fn team_events(
+    broker: &Broker,
+    team_id: Uuid,
+) -> impl Stream<Item = Result<Arc<Event>>> + Send + 'static {
+    let receiver = broker.subscribe();
+    futures_util::stream::unfold(Some(receiver), move |state| async move {
+        let mut receiver = state?;
+        loop {
+            match receiver.recv().await {
+                Ok(event) if event.team == team_id => return Some((Ok(event), Some(receiver))),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => return Some((Err(lagged(missed)), None)),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// What happened to a ticket in the inbox.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TicketChangeKind {
+    /// A new ticket.
+    Created,
+    /// Its fields changed (status, priority, tags, snooze, read counters…).
+    Updated,
+    /// Its assignee changed.
+    Assigned,
+    /// A message was added or deleted.
+    Message,
+}
+
+impl TicketChangeKind {
+    fn of(kind: EventKind) -> TicketChangeKind {
+        match kind {
+            EventKind::TicketCreated => TicketChangeKind::Created,
+            EventKind::TicketUpdated | EventKind::TicketRead => TicketChangeKind::Updated,
+            EventKind::TicketAssigned => TicketChangeKind::Assigned,
+            EventKind::MessageAdded | EventKind::MessageDeleted => TicketChangeKind::Message,
+        }
+    }
+}
+
+/// A change of a ticket, with the ticket as it is now.
+#[derive(SimpleObject)]
+pub struct TicketChange {
+    pub kind: TicketChangeKind,
+    pub ticket: Ticket,
+    /// The message added or deleted, for `MESSAGE` changes.
+    pub message_id: Option<Uuid>,
+}
+
+struct Subscriber {
+    db: Db,
+    viewer: Viewer,
+    broker: Arc<Broker>,
+}
+
+impl Subscriber {
+    fn of(ctx: &Context<'_>) -> Result<Subscriber> {
+        let rc = RequestContext::of(ctx)?;
+        let broker = ctx
+            .data::<Arc<Broker>>()
+            .map_err(|_| AppError::internal("event broker missing").extend())?;
+        Ok(Subscriber {
+            db: rc.db.clone(),
+            viewer: rc.viewer.clone(),
+            broker: broker.clone(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Every new message of a ticket, in commit order, once each. Private notes are sent
+    /// to team keys.
+    async fn message_added(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: Uuid,
+    ) -> Result<impl Stream<Item = Result<Message>>> {
+        let sub = Subscriber::of(ctx)?;
+        let team_id = sub.viewer.team_id;
+        sub.db
+            .run(move |conn| {
+                tickets::find_by_id(conn, team_id, ticket_id)?.ok_or(AppError::NotFound("ticket"))
+            })
+            .await
+            .gql()?;
+        let db = sub.db.clone();
+        Ok(team_events(&sub.broker, team_id)
+            .filter(move |event| {
+                let wanted = match event {
+                    Ok(event) => event.kind == EventKind::MessageAdded && event.ticket == ticket_id,
+                    Err(_) => true,
+                };
+                async move { wanted }
+            })
+            .then(move |event| {
+                let db = db.clone();
+                async move {
+                    let message_id = event?.message.unwrap_or_default();
+                    db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
+                        .await
+                        .gql()
+                }
+            })
+            .filter_map(|loaded| async move { loaded.transpose() }))
+    }
+
+    /// Changes of the tickets matching `filter` (the same rules as the `tickets` query):
+    /// created, updated, assigned, and messages added or deleted.
+    async fn ticket_changed(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TicketFilter>,
+    ) -> Result<impl Stream<Item = Result<TicketChange>>> {
+        let sub = Subscriber::of(ctx)?;
+        let filter = Arc::new(filter.unwrap_or_default());
+        filter.validate("filter").gql()?;
+        let (db, team_id) = (sub.db.clone(), sub.viewer.team_id);
+        Ok(team_events(&sub.broker, team_id)
+            .then(move |event| {
+                let (db, filter) = (db.clone(), filter.clone());
+                async move {
+                    let event = event?;
+                    let ticket_id = event.ticket;
+                    let ticket = db
+                        .run(move |conn| Ok(tickets::matching(conn, team_id, ticket_id, &filter)?))
+                        .await
+                        .gql()?;
+                    Ok(ticket.map(|ticket| TicketChange {
+                        kind: TicketChangeKind::of(event.kind),
+                        ticket,
+                        message_id: event.message,
+                    }))
+                }
+            })
+            .filter_map(|change: Result<Option<TicketChange>>| async move { change.transpose() }))
+    }
+
+    /// The team's unread count (see `Query.unreadCount`): its value now, then each new
+    /// value when it changes.
+    async fn unread_count(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<i64>>> {
+        let sub = Subscriber::of(ctx)?;
+        let (db, team_id) = (sub.db.clone(), sub.viewer.team_id);
+        let count = move |db: Db| async move {
+            db.run(move |conn| Ok(tickets::unread_count(conn, team_id)?))
+                .await
+                .gql()
+        };
+        let first = count(db.clone()).await?;
+        let changes = team_events(&sub.broker, team_id)
+            .filter(|event| {
+                let relevant = !matches!(event, Ok(e) if e.kind == EventKind::TicketAssigned);
+                async move { relevant }
+            })
+            .then(move |event| {
+                let db = db.clone();
+                async move {
+                    event?;
+                    count(db).await
+                }
+            })
+            .scan(first, |last, value| {
+                let changed = match &value {
+                    Ok(v) if *v == *last => None,
+                    Ok(v) => {
+                        *last = *v;
+                        Some(value)
+                    }
+                    Err(_) => Some(value),
+                };
+                async move { Some(changed) }
+            })
+            .filter_map(|changed| async move { changed });
+        Ok(futures_util::stream::once(async move { Ok(first) }).chain(changes))
+    }
+}

@@ -1,0 +1,58 @@
+//! A `ticketgate serve` process (the real binary) on DATABASE_URL: several of them make
+//! the replicas of multi-process tests.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Replica {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Replica {
+    pub fn spawn(db_url: &str, env: &[(&str, &str)]) -> Replica {
+        let mut child = Command::new(super::binary())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", db_url)
+            .env("TICKETGATE_LOG", "warn")
+            .env("TICKETGATE_WORKERS", "2")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ticketgate");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("GraphQL endpoint:").nth(1) {
+                    let _ = tx.send(url.trim().trim_end_matches("/graphql").to_string());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the replica did not start");
+        Replica { child, base }
+    }
+
+    pub fn graphql(&self) -> String {
+        format!("{}/graphql", self.base)
+    }
+
+    pub fn ws(&self) -> String {
+        format!("{}/graphql", self.base.replacen("http", "ws", 1))
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let _ = self.child.wait();
+    }
+}
