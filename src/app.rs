@@ -155,6 +155,13 @@ impl App {
                 max_body_bytes: options.max_body_bytes,
                 max_batch: options.max_batch,
             },
+            ws: http::ws::WsSettings {
+                init_timeout: Duration::from_millis(options.ws_init_timeout_ms),
+                keepalive: Duration::from_millis(options.ws_keepalive_ms),
+                max_subscriptions: options.ws_max_subscriptions,
+                max_message_bytes: options.ws_max_message_bytes,
+                send_timeout: Duration::from_millis(options.ws_send_timeout_ms),
+            },
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -112,6 +112,28 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_KEY_USAGE_FLUSH_SECS", default_value_t = 30)]
     pub key_usage_flush_secs: u64,
 
+    /// Websocket: how long a client has to send `connection_init`, in milliseconds.
+    #[arg(long, env = "TICKETGATE_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub ws_init_timeout_ms: u64,
+
+    /// Websocket: keep-alive interval, in milliseconds (0: none); a client silent for two
+    /// intervals is dropped.
+    #[arg(long, env = "TICKETGATE_WS_KEEPALIVE_MS", default_value_t = 12_000)]
+    pub ws_keepalive_ms: u64,
+
+    /// Websocket: most operations running at once on one connection.
+    #[arg(long, env = "TICKETGATE_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+
+    /// Websocket: largest message accepted from a client, in bytes.
+    #[arg(long, env = "TICKETGATE_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_message_bytes: usize,
+
+    /// Websocket: how long a message may wait for a client that does not read, in
+    /// milliseconds, before the connection is closed (1013).
+    #[arg(long, env = "TICKETGATE_WS_SEND_TIMEOUT_MS", default_value_t = 10_000)]
+    pub ws_send_timeout_ms: u64,
+
     /// Events a subscription may fall behind by before it is ended (SUBSCRIBER_LAGGED).
     #[arg(long, env = "TICKETGATE_SUBSCRIPTION_QUEUE", default_value_t = 1024)]
     pub subscription_queue: usize,

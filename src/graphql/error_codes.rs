@@ -4,10 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Pos, Response, ServerError, ServerResult, ValidationResult, Variables};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 
 use crate::error::codes;
 
@@ -23,7 +26,7 @@ impl ExtensionFactory for ErrorCodes {
 /// to parse during execution (async-graphql reports only its position).
 #[derive(Default)]
 struct ErrorCodesExtension {
-    document: Mutex<Option<ExecutableDocument>>,
+    document: Arc<Mutex<Option<ExecutableDocument>>>,
 }
 
 /// The name of the argument whose value (or variable) sits at `pos`.
@@ -79,6 +82,28 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
 }
 
+/// Gives every uncoded error of a response its code: errors with a path come from a
+/// field's arguments; without one, from the request as a whole (unknown operation name,
+/// missing variables).
+fn code_response(mut response: Response, document: Option<&ExecutableDocument>) -> Response {
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|error| name_failed_argument(error, document))
+        .map(|error| {
+            let code = if error.message.starts_with("Invalid value for argument")
+                || error.message.contains("Failed to parse")
+                || !error.path.is_empty()
+            {
+                codes::BAD_USER_INPUT
+            } else {
+                "OPERATION_RESOLUTION_FAILURE"
+            };
+            with_code(error, code)
+        })
+        .collect();
+    response
+}
+
 /// A value that failed to parse while executing (`Failed to parse "UUID": …`) becomes bad
 /// user input naming its argument, found by the error's position in the document.
 fn name_failed_argument(error: ServerError, document: Option<&ExecutableDocument>) -> ServerError {
@@ -132,30 +157,25 @@ fn code_validation_error(error: ServerError) -> ServerError {
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
+        let response = next.run(ctx).await;
         let document = self.document.lock().ok().and_then(|mut d| d.take());
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|error| name_failed_argument(error, document.as_ref()))
-            .map(|error| {
-                // Errors with a path come from a field's arguments; without one, from the
-                // request as a whole (unknown operation name, variables).
-                let code = if error.path.is_empty() {
-                    "OPERATION_RESOLUTION_FAILURE"
-                } else {
-                    codes::BAD_USER_INPUT
-                };
-                let code = if error.message.starts_with("Invalid value for argument")
-                    || error.message.contains("Failed to parse")
-                {
-                    codes::BAD_USER_INPUT
-                } else {
-                    code
-                };
-                with_code(error, code)
+        code_response(response, document.as_ref())
+    }
+
+    /// Websocket operations run through here instead of `request`: the same codes.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let document = self.document.clone();
+        next.run(ctx, stream)
+            .map(move |response| {
+                let kept = document.lock().ok().and_then(|d| d.clone());
+                code_response(response, kept.as_ref())
             })
-            .collect();
-        response
+            .boxed()
     }
 
     async fn parse_query(

@@ -15,6 +15,7 @@ use super::{graphiql, AppState};
 use crate::auth::bearer::authenticate;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
+use crate::graphql::is_request_error;
 use crate::graphql::loaders::{loaders, RequestActivity};
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
@@ -243,14 +244,6 @@ fn graphql_request(mut fields: Map<String, Value>) -> Result<Request, Refusal> {
         Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
     }
     Ok(request)
-}
-
-/// True when the request failed before execution (parse, validation, variables): the
-/// response then has no `data` and, under the spec's media type, a 400 status.
-fn is_request_error(response: &Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 fn response_body(response: &Response) -> Value {

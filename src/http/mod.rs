@@ -30,6 +30,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub key_usage: Arc<LastUsedTracker>,
     pub limits: HttpLimits,
+    pub ws: ws::WsSettings,
+}
+
+/// `Upgrade: websocket`, in any letter case (RFC 6455 compares it case-insensitively).
+fn is_websocket(ctx: &guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -42,7 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(graphql::post))
                 .route(
                     web::get()
-                        .guard(guard::Header("upgrade", "websocket"))
+                        .guard(guard::fn_guard(is_websocket))
                         .to(ws::upgrade),
                 )
                 .route(web::get().to(graphql::get))

@@ -15,3 +15,4 @@ mod tickets_filters;
 mod tickets_nested;
 mod tickets_proptest;
 mod tickets_read;
+mod websockets;

@@ -1,0 +1,356 @@
+//! One websocket connection, whatever its subprotocol: a single task that waits on the
+//! client's frames, the running operations' events, the keep-alive ticks, the
+//! initialisation deadline and an external shutdown signal, and writes to the socket
+//! itself.
+//!
+//! Writing from the loop is what bounds memory: while the socket does not take a message,
+//! nothing else is polled, so no operation produces more. A client that does not read
+//! fills the socket's queue; once a message has waited `send_timeout`, the connection is
+//! closed (1013, "Subscriber too slow"; the frame waits for room up to `CLOSE_GRACE`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_ws::{
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Closed, ProtocolError,
+    Session,
+};
+use async_graphql::{ErrorExtensions, Executor, Request, ServerError};
+use futures_util::future::{AbortHandle, Abortable, LocalBoxFuture};
+use futures_util::stream::{LocalBoxStream, SelectAll};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::time::{interval_at, sleep, timeout, Instant, MissedTickBehavior};
+
+use super::operation::{operation, Admission, OpEvent};
+use super::protocol::{close, coded_error, ClientMessage, CloseFrame, Protocol, Violation};
+use super::WsSettings;
+use crate::error::AppError;
+
+/// Checks the `connection_init` payload; called once per connection.
+pub type Admit =
+    Box<dyn FnOnce(Option<Value>) -> LocalBoxFuture<'static, Result<Admission, AppError>>>;
+
+/// Resolves when the connection must be closed from outside (with that frame).
+pub(super) type Shutdown = LocalBoxFuture<'static, CloseFrame>;
+
+/// How the connection ends.
+#[derive(Debug)]
+enum End {
+    /// Send this close frame.
+    Close(CloseFrame),
+    /// The client is gone: nothing can be sent.
+    Gone,
+}
+
+/// Each step either lets the loop go on or ends the connection.
+type Flow = ControlFlow<End>;
+
+const GO_ON: Flow = ControlFlow::Continue(());
+
+fn closing(code: u16, reason: &str) -> Flow {
+    ControlFlow::Break(End::Close(CloseFrame::new(code, reason)))
+}
+
+pub(super) struct Connection<E> {
+    executor: E,
+    protocol: &'static dyn Protocol,
+    settings: WsSettings,
+    session: Session,
+    /// Until `connection_init` arrives.
+    admit: Option<Admit>,
+    /// Once it was accepted.
+    admission: Option<Admission>,
+    /// The running operations, to stop them by id.
+    operations: HashMap<String, AbortHandle>,
+    /// Their events, polled together, each tagged with its operation's id.
+    events: SelectAll<LocalBoxStream<'static, (Rc<str>, OpEvent)>>,
+    /// When the client last sent anything (a pong included).
+    last_heard: Instant,
+}
+
+impl<E: Executor> Connection<E> {
+    pub(super) fn new(
+        executor: E,
+        protocol: &'static dyn Protocol,
+        settings: WsSettings,
+        session: Session,
+        admit: Admit,
+    ) -> Self {
+        Connection {
+            executor,
+            protocol,
+            settings,
+            session,
+            admit: Some(admit),
+            admission: None,
+            operations: HashMap::new(),
+            events: SelectAll::new(),
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// Serves the connection until it ends, then stops every operation and closes it.
+    pub(super) async fn run(mut self, mut incoming: AggregatedMessageStream, shutdown: Shutdown) {
+        let end = match self.serve(&mut incoming, shutdown).await {
+            ControlFlow::Break(end) => end,
+            ControlFlow::Continue(()) => End::Gone,
+        };
+        let Connection {
+            session, events, ..
+        } = self;
+        // Dropping their streams stops every operation, before the close frame waits.
+        drop(events);
+        if let End::Close(frame) = end {
+            tracing::debug!(code = frame.code, reason = %frame.reason, "closing websocket");
+            send_close(session, frame).await;
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        incoming: &mut AggregatedMessageStream,
+        mut shutdown: Shutdown,
+    ) -> Flow {
+        let init_deadline = sleep(self.settings.init_timeout);
+        tokio::pin!(init_deadline);
+        let keepalive = self.settings.keepalive;
+        // Zero disables the keep-alive; `interval` itself refuses a zero period.
+        let period = keepalive.max(Duration::from_millis(1));
+        let mut ticks = interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                frame = incoming.next() => self.on_frame(frame).await?,
+                Some((id, event)) = self.events.next(), if !self.events.is_empty() => {
+                    self.on_event(&id, event).await?
+                }
+                _ = ticks.tick(), if !keepalive.is_zero() => self.on_tick().await?,
+                () = &mut init_deadline, if self.admit.is_some() => {
+                    closing(close::INIT_TIMEOUT, "Connection initialisation timeout")?
+                }
+                frame = &mut shutdown => return ControlFlow::Break(End::Close(frame)),
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Option<Result<AggregatedMessage, ProtocolError>>) -> Flow {
+        let Some(frame) = frame else {
+            return ControlFlow::Break(End::Gone);
+        };
+        self.last_heard = Instant::now();
+        match frame {
+            Ok(AggregatedMessage::Text(text)) => match self.protocol.decode(&text) {
+                Ok(message) => self.on_message(message).await,
+                Err(violation) => self.on_violation(violation).await,
+            },
+            Ok(AggregatedMessage::Binary(_)) => self.on_violation(self.protocol.binary()).await,
+            Ok(AggregatedMessage::Ping(bytes)) => {
+                deliver(self.settings.send_timeout, self.session.pong(&bytes)).await
+            }
+            Ok(AggregatedMessage::Pong(_)) => GO_ON,
+            Ok(AggregatedMessage::Close(reason)) => {
+                // Answer with the client's own code, as RFC 6455 asks.
+                let code = reason.map_or(close::NORMAL, |reason| u16::from(reason.code));
+                closing(code, "")
+            }
+            Err(err) => ControlFlow::Break(End::Close(frame_error(&err))),
+        }
+    }
+
+    async fn on_message(&mut self, message: ClientMessage) -> Flow {
+        match message {
+            ClientMessage::Init(payload) => self.on_init(payload).await,
+            ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request).await,
+            ClientMessage::Complete { id } => self.on_complete(&id).await,
+            ClientMessage::Ping(payload) => match self.protocol.pong(payload) {
+                Some(pong) => self.send(pong).await,
+                None => GO_ON,
+            },
+            ClientMessage::Pong => GO_ON,
+            ClientMessage::Terminate => closing(close::NORMAL, ""),
+        }
+    }
+
+    async fn on_violation(&mut self, violation: Violation) -> Flow {
+        match violation {
+            Violation::Close(frame) => ControlFlow::Break(End::Close(frame)),
+            Violation::Reply(message) => self.send(message).await,
+        }
+    }
+
+    async fn on_init(&mut self, payload: Option<Value>) -> Flow {
+        let Some(admit) = self.admit.take() else {
+            return closing(close::TOO_MANY_INITS, "Too many initialisation requests");
+        };
+        // The loop waits for the key check: a graphql-ws client sends nothing before the
+        // acknowledgement, and a legacy client's queued `start`s then find the connection
+        // ready instead of being refused.
+        match admit(payload).await {
+            Ok(admission) => {
+                self.admission = Some(admission);
+                for message in self.protocol.acknowledge() {
+                    self.send(message).await?;
+                }
+                GO_ON
+            }
+            Err(err) => self.refuse(&err).await,
+        }
+    }
+
+    async fn on_subscribe(&mut self, id: String, request: Request) -> Flow {
+        let Some(admission) = &self.admission else {
+            return self.on_violation(self.protocol.unacknowledged(&id)).await;
+        };
+        if let Some(running) = self.operations.remove(&id) {
+            if let Some(frame) = self.protocol.duplicate(&id) {
+                return ControlFlow::Break(End::Close(frame));
+            }
+            running.abort();
+        }
+        if self.operations.len() >= self.settings.max_subscriptions {
+            let error = coded_error(
+                format!(
+                    "at most {} operations may run at once on one connection",
+                    self.settings.max_subscriptions
+                ),
+                "TOO_MANY_SUBSCRIPTIONS",
+            );
+            return self.send(self.protocol.error(&id, &[error])).await;
+        }
+        let events = operation(self.executor.clone(), request, admission);
+        let (handle, registration) = AbortHandle::new_pair();
+        let tag: Rc<str> = Rc::from(id.as_str());
+        self.events.push(
+            Abortable::new(events, registration)
+                .map(move |event| (tag.clone(), event))
+                .boxed_local(),
+        );
+        self.operations.insert(id, handle);
+        GO_ON
+    }
+
+    async fn on_complete(&mut self, id: &str) -> Flow {
+        // An unknown id is no error: the operation may have ended while this was on its way.
+        let Some(running) = self.operations.remove(id) else {
+            return GO_ON;
+        };
+        running.abort();
+        if self.protocol.confirms_stop() {
+            self.send(self.protocol.complete(id)).await
+        } else {
+            GO_ON
+        }
+    }
+
+    async fn on_event(&mut self, id: &str, event: OpEvent) -> Flow {
+        match event {
+            OpEvent::Next(response) => self.send(self.protocol.next(id, &response)).await,
+            OpEvent::Done => {
+                self.operations.remove(id);
+                self.send(self.protocol.complete(id)).await
+            }
+            OpEvent::Rejected(errors) => {
+                self.stop(id);
+                self.send(self.protocol.error(id, &errors)).await
+            }
+            OpEvent::Refused(err) if is_refusal(&err) => self.refuse(&err).await,
+            OpEvent::Refused(err) => {
+                self.stop(id);
+                let error = err.extend();
+                let mut server_error = ServerError::new(error.message, None);
+                server_error.extensions = error.extensions;
+                self.send(self.protocol.error(id, &[server_error])).await
+            }
+        }
+    }
+
+    async fn on_tick(&mut self) -> Flow {
+        // A live client answers pings (browsers at the websocket level, graphql-ws clients
+        // also to `ping` messages): two intervals of silence mean the connection is dead.
+        if self.last_heard.elapsed() >= self.settings.keepalive * 2 {
+            return closing(close::GOING_AWAY, "Keep-alive timeout");
+        }
+        deliver(self.settings.send_timeout, self.session.ping(b"")).await?;
+        if self.admission.is_some() {
+            self.send(self.protocol.keepalive()).await?;
+        }
+        GO_ON
+    }
+
+    /// Closes because the key was refused (4403), or could not be checked (1013).
+    async fn refuse(&mut self, err: &AppError) -> Flow {
+        let (code, reason) = if is_refusal(err) {
+            (close::FORBIDDEN, "Forbidden")
+        } else {
+            tracing::warn!(error = ?err, "websocket: the API key could not be checked");
+            (
+                close::TRY_AGAIN_LATER,
+                "Service unavailable, try again later",
+            )
+        };
+        if let Some(message) = self.protocol.refusal(reason) {
+            self.send(message).await?;
+        }
+        closing(code, reason)
+    }
+
+    fn stop(&mut self, id: &str) {
+        if let Some(running) = self.operations.remove(id) {
+            running.abort();
+        }
+    }
+
+    async fn send(&mut self, message: String) -> Flow {
+        deliver(self.settings.send_timeout, self.session.text(message)).await
+    }
+}
+
+/// The key is not (or no longer) valid, as opposed to an error checking it.
+fn is_refusal(err: &AppError) -> bool {
+    matches!(err, AppError::Unauthenticated(_) | AppError::Forbidden(_))
+}
+
+/// Waits at most `limit` for the socket to take a message.
+async fn deliver(limit: Duration, sending: impl Future<Output = Result<(), Closed>>) -> Flow {
+    match timeout(limit, sending).await {
+        Ok(Ok(())) => GO_ON,
+        Ok(Err(Closed)) => ControlFlow::Break(End::Gone),
+        Err(_) => closing(close::TRY_AGAIN_LATER, "Subscriber too slow"),
+    }
+}
+
+/// The close frame for a frame the decoder refused.
+fn frame_error(err: &ProtocolError) -> CloseFrame {
+    let too_large = match err {
+        ProtocolError::Overflow => true,
+        // What `FrameLimit` fails the payload with, wrapped by actix-ws.
+        ProtocolError::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<actix_web::error::PayloadError>())
+            .is_some_and(|inner| matches!(inner, actix_web::error::PayloadError::Overflow)),
+        _ => false,
+    };
+    if too_large {
+        CloseFrame::new(close::BAD_REQUEST, "Message too large")
+    } else {
+        CloseFrame::new(close::PROTOCOL_ERROR, "Invalid websocket frame")
+    }
+}
+
+/// How long a close frame may wait for room in the socket's queue. Only a client that
+/// stopped reading makes it wait: if it reads again within this time it gets the close
+/// frame; otherwise dropping the session ends the socket once the queue drains (the
+/// operations are gone already, so waiting holds no more memory than that queue).
+const CLOSE_GRACE: Duration = Duration::from_secs(30);
+
+async fn send_close(session: Session, frame: CloseFrame) {
+    let reason = CloseReason {
+        code: CloseCode::from(frame.code),
+        description: (!frame.reason.is_empty()).then_some(frame.reason),
+    };
+    let _ = timeout(CLOSE_GRACE, session.close(Some(reason))).await;
+}

@@ -1,0 +1,290 @@
+//! GraphQL over websockets on `/graphql`, in both subprotocols: `graphql-transport-ws`
+//! (the graphql-ws library) and the legacy `graphql-ws` (subscriptions-transport-ws).
+//!
+//! The key is sent in `connection_init`: `{"Authorization": "Bearer …"}` (the name in any
+//! letter case, or under `headers`). Every operation runs with the connection's viewer and
+//! loaders, after the `authorize` hook accepted it.
+//!
+//! - `connection`: the protocol-agnostic loop (timeouts, limits, operations, writes);
+//! - `operation`: one operation as a stream of events;
+//! - `transport_ws`, `legacy_ws`: the two subprotocols' messages and rules;
+//! - `frame_limit`: the incoming size limit, enforced from frame headers.
+
+mod connection;
+mod frame_limit;
+mod legacy_ws;
+mod operation;
+mod protocol;
+mod transport_ws;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use async_graphql::{Data, Executor};
+use futures_util::future::LocalBoxFuture;
+use futures_util::{FutureExt, Stream};
+use serde_json::{json, Value};
+
+pub use self::connection::Admit;
+use self::connection::Connection;
+use self::frame_limit::FrameLimit;
+pub use self::operation::{Admission, Authorize};
+use super::AppState;
+use crate::auth::bearer::authenticate;
+use crate::auth::Viewer;
+use crate::error::{codes, AppError};
+use crate::graphql::loaders::{loaders, RequestActivity};
+
+/// The limits of every websocket connection.
+#[derive(Clone, Copy, Debug)]
+pub struct WsSettings {
+    /// How long a client has to send `connection_init` (then 4408).
+    pub init_timeout: Duration,
+    /// How often the server pings (a websocket ping and a `ping`/`ka` message); a client
+    /// silent for two intervals is dropped (1001). Zero disables both.
+    pub keepalive: Duration,
+    /// Operations running at once on one connection; more get a `TOO_MANY_SUBSCRIPTIONS`
+    /// error.
+    pub max_subscriptions: usize,
+    /// The largest incoming message, fragmented or not (then 4400 "Message too large").
+    pub max_message_bytes: usize,
+    /// How long a message may wait for a client that does not read (then 1013).
+    pub send_timeout: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        WsSettings {
+            init_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(12),
+            max_subscriptions: 100,
+            max_message_bytes: 64 * 1024,
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The connection's key, as `connection_init` gave it and `authenticate` accepted it.
+/// (No `Debug`: it holds the key.)
+#[derive(Clone)]
+pub struct Credentials {
+    pub viewer: Viewer,
+    /// The `Authorization` value (`Bearer <key>`).
+    pub authorization: String,
+}
+
+/// Decides, before each operation, whether the connection's key may still be used.
+/// An `Unauthenticated`/`Forbidden` error closes the connection (4403); any other error
+/// fails that operation only (`error` with the error's code).
+pub type AuthorizeKey = Arc<
+    dyn Fn(web::Data<AppState>, Credentials) -> LocalBoxFuture<'static, Result<(), AppError>>
+        + Send
+        + Sync,
+>;
+
+/// The default `AuthorizeKey`: looks the same key up again (one query per operation), so
+/// a revoked or expired key stops working on open connections too.
+pub fn reauthenticate() -> AuthorizeKey {
+    Arc::new(|state, credentials| {
+        async move {
+            let viewer = authenticate(
+                &state.db,
+                &state.key_usage,
+                Some(&credentials.authorization),
+            )
+            .await?;
+            if viewer.key_id == credentials.viewer.key_id {
+                Ok(())
+            } else {
+                Err(AppError::Unauthenticated("the API key changed"))
+            }
+        }
+        .boxed_local()
+    })
+}
+
+/// `GET /graphql` with `Upgrade: websocket`, with the default settings.
+pub async fn upgrade(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
+    let settings = state.ws;
+    serve_app(&req, payload, state, settings, reauthenticate())
+}
+
+/// The same handler with other settings and authorization hook, for `web::get().to(…)`.
+pub fn handler_with(
+    settings: WsSettings,
+    authorize: AuthorizeKey,
+) -> impl Fn(
+    HttpRequest,
+    web::Payload,
+    web::Data<AppState>,
+) -> std::future::Ready<actix_web::Result<HttpResponse>>
+       + Clone
+       + 'static {
+    move |req, payload, state| {
+        std::future::ready(serve_app(&req, payload, state, settings, authorize.clone()))
+    }
+}
+
+fn serve_app(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    settings: WsSettings,
+    authorize: AuthorizeKey,
+) -> actix_web::Result<HttpResponse> {
+    let schema = state.schema.clone();
+    accept(req, payload, schema, settings, admit(state, authorize))
+}
+
+/// Authenticates `connection_init` and builds what every operation runs with.
+fn admit(state: web::Data<AppState>, authorize: AuthorizeKey) -> Admit {
+    Box::new(move |payload| {
+        async move {
+            let authorization = payload.as_ref().and_then(authorization);
+            let viewer =
+                authenticate(&state.db, &state.key_usage, authorization.as_deref()).await?;
+            let activity = RequestActivity::default();
+            let mut data = Data::default();
+            data.insert(loaders(state.db.clone(), viewer.team_id, activity.clone()));
+            data.insert(viewer.clone());
+            let credentials = Credentials {
+                viewer,
+                authorization: authorization.unwrap_or_default(),
+            };
+            Ok(Admission {
+                data: Arc::new(data),
+                activity,
+                authorize: Box::new(move || authorize(state.clone(), credentials.clone())),
+            })
+        }
+        .boxed_local()
+    })
+}
+
+/// The `Authorization` value of a `connection_init` payload: a top-level field, or one in
+/// `headers` (as some clients send it), the names in any letter case.
+fn authorization(payload: &Value) -> Option<String> {
+    let field = |object: &Value, name: &str| {
+        object
+            .as_object()?
+            .iter()
+            .find_map(|(key, value)| key.eq_ignore_ascii_case(name).then_some(value).cloned())
+    };
+    let value = field(payload, "authorization")
+        .or_else(|| field(&field(payload, "headers")?, "authorization"))?;
+    value.as_str().map(str::to_string)
+}
+
+/// Accepts the upgrade in the subprotocol the client offers, and runs the connection on
+/// this worker. Without a subprotocol we speak: 400, no upgrade.
+pub fn accept<E: Executor>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    executor: E,
+    settings: WsSettings,
+    admit: Admit,
+) -> actix_web::Result<HttpResponse> {
+    let offered = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','));
+    let Some(protocol) = protocol::negotiate(offered) else {
+        return Ok(no_subprotocol());
+    };
+    let payload = limited(req, payload, settings.max_message_bytes)?;
+    let (mut response, session, messages) = actix_ws::handle(req, payload)?;
+    response.headers_mut().insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(protocol.name()),
+    );
+    let messages = messages
+        .max_frame_size(settings.max_message_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(settings.max_message_bytes);
+    let connection = Connection::new(executor, protocol, settings, session, admit);
+    // Nothing closes connections from outside yet; a key revocation could, through here.
+    let shutdown = std::future::pending().boxed_local();
+    actix_web::rt::spawn(connection.run(messages, shutdown));
+    Ok(response)
+}
+
+fn no_subprotocol() -> HttpResponse {
+    HttpResponse::BadRequest()
+        .content_type("application/json")
+        .body(
+            json!({ "errors": [{
+                "message": "websocket connections to /graphql must offer the \
+                            `graphql-transport-ws` or the `graphql-ws` subprotocol \
+                            (Sec-WebSocket-Protocol)",
+                "extensions": { "code": codes::BAD_REQUEST }
+            }] })
+            .to_string(),
+        )
+}
+
+/// The request payload behind a `FrameLimit` (actix-ws reads frames from a `web::Payload`).
+fn limited(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_message_bytes: usize,
+) -> actix_web::Result<web::Payload> {
+    let limited: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(FrameLimit::new(payload, max_message_bytes));
+    let mut limited = Payload::from(limited);
+    // Extracting a `web::Payload` is immediate (a ready future).
+    web::Payload::from_request(req, &mut limited)
+        .now_or_never()
+        .unwrap_or_else(|| {
+            Err(actix_web::error::ErrorInternalServerError(
+                "the payload could not be wrapped",
+            ))
+        })
+}
+
+#[cfg(test)]
+mod authorization_tests {
+    use serde_json::json;
+
+    use super::authorization;
+
+    #[test]
+    fn reads_the_authorization_in_any_case_and_under_headers() {
+        let key = Some("Bearer tg_x".to_string());
+        assert_eq!(
+            authorization(&json!({ "Authorization": "Bearer tg_x" })),
+            key
+        );
+        assert_eq!(
+            authorization(&json!({ "authorization": "Bearer tg_x" })),
+            key
+        );
+        assert_eq!(
+            authorization(&json!({ "AUTHORIZATION": "Bearer tg_x" })),
+            key
+        );
+        assert_eq!(
+            authorization(&json!({ "headers": { "Authorization": "Bearer tg_x" } })),
+            key
+        );
+        assert_eq!(
+            authorization(&json!({ "Headers": { "authorization": "Bearer tg_x" } })),
+            key
+        );
+        assert_eq!(authorization(&json!({ "Authorization": 1 })), None);
+        assert_eq!(authorization(&json!({ "token": "tg_x" })), None);
+        assert_eq!(authorization(&json!("Bearer tg_x")), None);
+    }
+}

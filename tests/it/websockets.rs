@@ -1,0 +1,410 @@
+//! GraphQL over websockets on `/graphql`: subprotocol negotiation, graphql-transport-ws
+//! (every close code of its PROTOCOL.md) and the legacy graphql-ws, against the real
+//! application. Streaming, limits and keep-alive timing are unit-tested in
+//! `src/http/ws/tests.rs` with a schema that has subscriptions and short settings.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use ticketgate::auth::viewer::Scope;
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{self, fixtures, test_db, TestDb, TestServer};
+
+const MODERN: &str = "graphql-transport-ws";
+const LEGACY: &str = "graphql-ws";
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A server, and a read key of team `acme`.
+fn server() -> (TestDb, TestServer, String) {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    (db, server, key)
+}
+
+async fn connect(server: &TestServer, protocol: &str) -> Ws {
+    let mut request = format!("ws://{}/graphql", server.addr)
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().expect("header"));
+    let (ws, response) = connect_async(request).await.expect("connect");
+    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    ws
+}
+
+async fn send(ws: &mut Ws, message: Value) {
+    ws.send(Message::text(message.to_string()))
+        .await
+        .expect("send");
+}
+
+/// The next message, skipping websocket pings and pongs; None once the socket ended.
+async fn next(ws: &mut Ws) -> Option<Message> {
+    loop {
+        let message = timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("a message in time");
+        match message {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(message)) => return Some(message),
+            _ => return None,
+        }
+    }
+}
+
+async fn recv(ws: &mut Ws) -> Value {
+    match next(ws).await {
+        Some(Message::Text(text)) => serde_json::from_str(&text).expect("json"),
+        other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+/// The close frame's code and reason; no other message may come before it.
+async fn closed(ws: &mut Ws) -> (u16, String) {
+    match next(ws).await {
+        Some(Message::Close(Some(frame))) => (u16::from(frame.code), frame.reason.to_string()),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+fn init(key: &str) -> Value {
+    json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } })
+}
+
+fn subscribe(id: &str, query: &str) -> Value {
+    json!({ "id": id, "type": "subscribe", "payload": { "query": query } })
+}
+
+/// A graphql-transport-ws connection past `connection_ack`.
+async fn ready(server: &TestServer, key: &str) -> Ws {
+    let mut ws = connect(server, MODERN).await;
+    send(&mut ws, init(key)).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "connection_ack" }));
+    ws
+}
+
+#[tokio::test]
+async fn an_upgrade_without_a_known_subprotocol_is_refused() {
+    let (_db, server, _key) = server();
+    for offer in [None, Some("chat"), Some("graphql-transport-ws-v2")] {
+        let mut request = format!("ws://{}/graphql", server.addr)
+            .into_client_request()
+            .expect("request");
+        if let Some(offer) = offer {
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", offer.parse().expect("header"));
+        }
+        match connect_async(request).await {
+            Err(Error::Http(response)) => {
+                assert_eq!(response.status(), 400, "offer {offer:?}");
+                let body: Value =
+                    serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                        .expect("json body");
+                assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+                assert!(body["errors"][0]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("graphql-transport-ws")));
+            }
+            other => panic!("expected a 400 for {offer:?}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_gives_next_then_complete() {
+    let (db, server, key) = server();
+    let mut ws = ready(&server, &key).await;
+    send(&mut ws, subscribe("1", "{ me { team { slug } } }")).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "id": "1", "type": "next", "payload": { "data": { "me": { "team": { "slug": "acme" } } } } })
+    );
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "id": "1", "type": "complete" })
+    );
+    // Nested look-ups go through the connection's loaders.
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let tickets = fixtures::tickets(&mut db.conn(), team, 3);
+    fixtures::tag(&mut db.conn(), team, tickets[0], &["vip"]);
+    send(
+        &mut ws,
+        subscribe(
+            "2",
+            "{ tickets(first: 5) { nodes { ticketNumber tags assignee { id } } } }",
+        ),
+    )
+    .await;
+    let next = recv(&mut ws).await;
+    assert_eq!(next["type"], "next");
+    assert!(next["payload"].get("errors").is_none(), "{next}");
+    let nodes = &next["payload"]["data"]["tickets"]["nodes"];
+    assert_eq!(nodes.as_array().map(Vec::len), Some(3), "{next}");
+    assert!(nodes
+        .as_array()
+        .is_some_and(|nodes| nodes.iter().any(|node| node["tags"] == json!(["vip"]))));
+    assert_eq!(recv(&mut ws).await["type"], "complete");
+}
+
+#[tokio::test]
+async fn the_key_may_come_in_any_letter_case_or_under_headers() {
+    let (_db, server, key) = server();
+    for payload in [
+        json!({ "authorization": format!("bearer {key}") }),
+        json!({ "headers": { "Authorization": format!("Bearer {key}") } }),
+    ] {
+        let mut ws = connect(&server, MODERN).await;
+        send(
+            &mut ws,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await;
+        assert_eq!(recv(&mut ws).await["type"], "connection_ack");
+    }
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong() {
+    let (_db, server, key) = server();
+    let mut ws = ready(&server, &key).await;
+    send(&mut ws, json!({ "type": "ping", "payload": { "at": 1 } })).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "type": "pong", "payload": { "at": 1 } })
+    );
+    send(&mut ws, json!({ "type": "pong" })).await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
+}
+
+#[tokio::test]
+async fn a_validation_error_is_an_error_message_without_complete() {
+    let (_db, server, key) = server();
+    let mut ws = ready(&server, &key).await;
+    send(&mut ws, subscribe("1", "{ nope }")).await;
+    let error = recv(&mut ws).await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["id"], "1");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
+}
+
+#[tokio::test]
+async fn a_refused_key_closes_4403() {
+    let (_db, server, _key) = server();
+    for init in [
+        init("tg_not_a_key"),
+        init("nonsense"),
+        json!({ "type": "connection_init" }),
+        json!({ "type": "connection_init", "payload": { "Authorization": 42 } }),
+    ] {
+        let mut ws = connect(&server, MODERN).await;
+        send(&mut ws, init).await;
+        assert_eq!(closed(&mut ws).await, (4403, "Forbidden".to_string()));
+    }
+}
+
+#[tokio::test]
+async fn subscribe_before_the_acknowledgement_closes_4401() {
+    let (_db, server, _key) = server();
+    let mut ws = connect(&server, MODERN).await;
+    send(&mut ws, subscribe("1", "{ me { team { slug } } }")).await;
+    assert_eq!(closed(&mut ws).await, (4401, "Unauthorized".to_string()));
+}
+
+#[tokio::test]
+async fn a_second_connection_init_closes_4429() {
+    let (_db, server, key) = server();
+    let mut ws = ready(&server, &key).await;
+    send(&mut ws, init(&key)).await;
+    assert_eq!(
+        closed(&mut ws).await,
+        (4429, "Too many initialisation requests".to_string())
+    );
+}
+
+#[tokio::test]
+async fn subscribe_with_a_running_id_closes_4409() {
+    let (_db, server, key) = server();
+    let mut ws = ready(&server, &key).await;
+    // Sent together: the first operation (a key check and a query away from its end)
+    // still runs when the second arrives.
+    let query = "{ me { team { slug } } }";
+    ws.feed(Message::text(subscribe("dup", query).to_string()))
+        .await
+        .expect("feed");
+    ws.feed(Message::text(subscribe("dup", query).to_string()))
+        .await
+        .expect("feed");
+    ws.flush().await.expect("flush");
+    assert_eq!(
+        closed(&mut ws).await,
+        (4409, "Subscriber for dup already exists".to_string())
+    );
+}
+
+#[tokio::test]
+async fn invalid_messages_close_4400() {
+    let (_db, server, key) = server();
+    let big = "x".repeat(70 * 1024);
+    let cases: Vec<(&str, Vec<Message>)> = vec![
+        ("Message must be JSON", vec![Message::text("{not json")]),
+        ("Message must be a JSON object", vec![Message::text("[]")]),
+        (
+            "Message must have a string `type`",
+            vec![Message::text(r#"{"id":"1"}"#)],
+        ),
+        (
+            "Unexpected message type `start`",
+            vec![Message::text(
+                json!({ "id": "1", "type": "start", "payload": { "query": "{ me { team { slug } } }" } })
+                    .to_string(),
+            )],
+        ),
+        (
+            "Message must have a non-empty string `id`",
+            vec![Message::text(
+                json!({ "type": "subscribe", "payload": { "query": "{ me { team { slug } } }" } })
+                    .to_string(),
+            )],
+        ),
+        (
+            "`payload` must be an object",
+            vec![Message::text(json!({ "id": "1", "type": "subscribe" }).to_string())],
+        ),
+        (
+            "`payload.query` must be a string",
+            vec![Message::text(
+                json!({ "id": "1", "type": "subscribe", "payload": { "query": 3 } }).to_string(),
+            )],
+        ),
+        (
+            "Binary messages are not supported",
+            vec![Message::binary(b"{}".to_vec())],
+        ),
+        ("Message too large", vec![Message::text(big.clone())]),
+        (
+            "Message too large",
+            vec![
+                Message::Frame(Frame::message(
+                    big.as_bytes()[..40 * 1024].to_vec(),
+                    OpCode::Data(Data::Text),
+                    false,
+                )),
+                Message::Frame(Frame::message(
+                    big.as_bytes()[40 * 1024..].to_vec(),
+                    OpCode::Data(Data::Continue),
+                    true,
+                )),
+            ],
+        ),
+    ];
+    for (reason, messages) in cases {
+        let mut ws = ready(&server, &key).await;
+        for message in messages {
+            ws.send(message).await.expect("send");
+        }
+        assert_eq!(closed(&mut ws).await, (4400, reason.to_string()));
+    }
+}
+
+/// `connection_init` must come within the configured timeout (here 300 ms).
+#[tokio::test]
+async fn connection_init_must_come_within_the_timeout() {
+    let db = test_db();
+    let server = TestServer::builder(&db.url)
+        .options(|o| o.ws_init_timeout_ms = 300)
+        .start();
+    let mut ws = connect(&server, MODERN).await;
+    let started = Instant::now();
+    assert_eq!(
+        closed(&mut ws).await,
+        (4408, "Connection initialisation timeout".to_string())
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_protocol_acknowledges_keeps_alive_and_runs_queries() {
+    let (_db, server, key) = server();
+    let mut ws = connect(&server, LEGACY).await;
+    send(&mut ws, init(&key)).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "connection_ack" }));
+    assert_eq!(recv(&mut ws).await, json!({ "type": "ka" }));
+    send(
+        &mut ws,
+        json!({ "id": "1", "type": "start", "payload": { "query": "{ me { team { slug } } }" } }),
+    )
+    .await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "id": "1", "type": "data", "payload": { "data": { "me": { "team": { "slug": "acme" } } } } })
+    );
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "id": "1", "type": "complete" })
+    );
+    send(
+        &mut ws,
+        json!({ "id": "2", "type": "start", "payload": { "query": "{ nope }" } }),
+    )
+    .await;
+    let error = recv(&mut ws).await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    send(&mut ws, json!({ "type": "connection_terminate" })).await;
+    assert_eq!(closed(&mut ws).await.0, 1000);
+}
+
+#[tokio::test]
+async fn the_legacy_protocol_refuses_a_bad_key_with_connection_error() {
+    let (_db, server, _key) = server();
+    let mut ws = connect(&server, LEGACY).await;
+    send(&mut ws, init("tg_not_a_key")).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "type": "connection_error", "payload": { "message": "Forbidden" } })
+    );
+    assert_eq!(closed(&mut ws).await, (4403, "Forbidden".to_string()));
+}
+
+#[tokio::test]
+async fn a_subscription_streams_until_the_client_completes_it() {
+    let (_db, server, key) = server();
+    let mut ws = ready(&server, &key).await;
+    send(&mut ws, subscribe("u", "subscription { unreadCount }")).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "id": "u", "type": "next", "payload": { "data": { "unreadCount": 0 } } })
+    );
+    send(&mut ws, json!({ "id": "u", "type": "complete" })).await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
+    // The id is free again.
+    send(&mut ws, subscribe("u", "subscription { unreadCount }")).await;
+    assert_eq!(recv(&mut ws).await["id"], "u");
+}
