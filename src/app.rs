@@ -107,8 +107,7 @@ pub struct App {
     addr: SocketAddr,
     state: web::Data<AppState>,
     key_usage_flush: Duration,
-    url: String,
-    broker: Arc<Broker>,
+    listener: tokio::task::JoinHandle<()>,
     jobs_every: Duration,
 }
 
@@ -146,6 +145,7 @@ impl App {
                 introspection: options.introspection,
             },
         );
+        let listener = start_listener(url, broker.clone()).await;
         let state = web::Data::new(AppState {
             schema,
             db,
@@ -188,8 +188,7 @@ impl App {
             addr,
             state,
             key_usage_flush: Duration::from_secs(options.key_usage_flush_secs.max(1)),
-            url: url.to_string(),
-            broker,
+            listener,
             jobs_every: Duration::from_millis(options.jobs_interval_ms.max(50)),
         })
     }
@@ -211,16 +210,31 @@ impl App {
                 self.state.clone(),
                 self.key_usage_flush,
             )),
-            tokio::spawn(events::listener::run(self.url.clone(), self.broker.clone())),
             tokio::spawn(events::jobs::run(self.state.db.clone(), self.jobs_every)),
         ];
         let outcome = self.server.await;
+        self.listener.abort();
         for task in background {
             task.abort();
         }
         flush_key_usage(&self.state).await;
         outcome
     }
+}
+
+/// Starts the event listener and waits (a little) for its LISTEN, so no event committed
+/// after start-up is missed by this replica's subscribers. An unreachable database does
+/// not hold the start: the listener keeps trying in the background.
+async fn start_listener(url: &str, broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    let (listening, ready) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(events::listener::run(url.to_string(), broker, listening));
+    if tokio::time::timeout(Duration::from_secs(5), ready)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the event listener is not connected yet; subscriptions wait for it");
+    }
+    task
 }
 
 async fn flush_key_usage(state: &AppState) {

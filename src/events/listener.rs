@@ -29,7 +29,10 @@ enum ListenError {
 }
 
 /// Listens until the process ends. `url` is the same database URL the pool uses.
-pub async fn run(url: String, broker: Arc<Broker>) {
+/// `listening` is told once the first LISTEN is in place, so the server can wait for it
+/// before taking subscribers: an event committed before that would reach nobody.
+pub async fn run(url: String, broker: Arc<Broker>, listening: tokio::sync::oneshot::Sender<()>) {
+    let mut listening = Some(listening);
     let config = match Config::from_str(&url) {
         Ok(config) => config,
         Err(err) => {
@@ -40,7 +43,7 @@ pub async fn run(url: String, broker: Arc<Broker>) {
     let mut last_seen: Option<DateTime<Utc>> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
-        match listen(&config, &broker, &mut last_seen).await {
+        match listen(&config, &broker, &mut last_seen, &mut listening).await {
             Ok(()) => backoff = Duration::from_millis(100),
             Err(err) => tracing::warn!(error = %err, "event listener disconnected; reconnecting"),
         }
@@ -53,10 +56,14 @@ async fn listen(
     config: &Config,
     broker: &Broker,
     last_seen: &mut Option<DateTime<Utc>>,
+    listening: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), ListenError> {
     let (client, notifications) = connect(config).await?;
     let mut notifications = notifications;
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    if let Some(listening) = listening.take() {
+        let _ = listening.send(());
+    }
     if let Some(since) = *last_seen {
         let replayed = replay(&client, broker, since).await?;
         tracing::info!(replayed, "event listener reconnected");

@@ -210,3 +210,45 @@ impl SubscriptionRoot {
         Ok(futures_util::stream::once(async move { Ok(first) }).chain(changes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, team: Uuid) -> Event {
+        Event {
+            seq,
+            team,
+            kind: EventKind::MessageAdded,
+            ticket: Uuid::nil(),
+            message: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscription_that_falls_behind_ends_with_a_reason() {
+        let broker = Broker::new(16);
+        let team = Uuid::now_v7();
+        let mut events = Box::pin(team_events(&broker, team));
+        for seq in 0..40 {
+            broker.deliver(event(seq, team));
+        }
+        let error = events.next().await.unwrap().unwrap_err();
+        assert!(
+            error.message.contains("fell too far behind"),
+            "{}",
+            error.message
+        );
+        assert!(events.next().await.is_none(), "the subscription ends");
+    }
+
+    #[tokio::test]
+    async fn other_teams_events_are_never_seen() {
+        let broker = Broker::new(16);
+        let (mine, theirs) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut events = Box::pin(team_events(&broker, mine));
+        broker.deliver(event(1, theirs));
+        broker.deliver(event(2, mine));
+        assert_eq!(events.next().await.unwrap().unwrap().seq, 2);
+    }
+}

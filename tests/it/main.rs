@@ -11,6 +11,7 @@ mod local_pg;
 mod migrations;
 mod mutations;
 mod schema_contract;
+mod subscriptions;
 mod tickets_filters;
 mod tickets_nested;
 mod tickets_proptest;

@@ -5,23 +5,18 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
-use tokio::net::TcpStream;
-use tokio::time::{timeout, Instant};
+use tokio::time::Instant;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::{Error, Message};
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
+use crate::helpers::ws::{self, closed, init, recv, send, subscribe, Ws, LEGACY, MODERN};
 use crate::helpers::{self, fixtures, test_db, TestDb, TestServer};
-
-const MODERN: &str = "graphql-transport-ws";
-const LEGACY: &str = "graphql-ws";
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A server, and a read key of team `acme`.
 fn server() -> (TestDb, TestServer, String) {
@@ -33,66 +28,11 @@ fn server() -> (TestDb, TestServer, String) {
 }
 
 async fn connect(server: &TestServer, protocol: &str) -> Ws {
-    let mut request = format!("ws://{}/graphql", server.addr)
-        .into_client_request()
-        .expect("request");
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", protocol.parse().expect("header"));
-    let (ws, response) = connect_async(request).await.expect("connect");
-    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-    ws
+    ws::connect(&server.ws_url(), protocol).await
 }
 
-async fn send(ws: &mut Ws, message: Value) {
-    ws.send(Message::text(message.to_string()))
-        .await
-        .expect("send");
-}
-
-/// The next message, skipping websocket pings and pongs; None once the socket ended.
-async fn next(ws: &mut Ws) -> Option<Message> {
-    loop {
-        let message = timeout(Duration::from_secs(15), ws.next())
-            .await
-            .expect("a message in time");
-        match message {
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(message)) => return Some(message),
-            _ => return None,
-        }
-    }
-}
-
-async fn recv(ws: &mut Ws) -> Value {
-    match next(ws).await {
-        Some(Message::Text(text)) => serde_json::from_str(&text).expect("json"),
-        other => panic!("expected a text message, got {other:?}"),
-    }
-}
-
-/// The close frame's code and reason; no other message may come before it.
-async fn closed(ws: &mut Ws) -> (u16, String) {
-    match next(ws).await {
-        Some(Message::Close(Some(frame))) => (u16::from(frame.code), frame.reason.to_string()),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
-}
-
-fn init(key: &str) -> Value {
-    json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } })
-}
-
-fn subscribe(id: &str, query: &str) -> Value {
-    json!({ "id": id, "type": "subscribe", "payload": { "query": query } })
-}
-
-/// A graphql-transport-ws connection past `connection_ack`.
 async fn ready(server: &TestServer, key: &str) -> Ws {
-    let mut ws = connect(server, MODERN).await;
-    send(&mut ws, init(key)).await;
-    assert_eq!(recv(&mut ws).await, json!({ "type": "connection_ack" }));
-    ws
+    ws::ready(&server.ws_url(), key).await
 }
 
 #[tokio::test]

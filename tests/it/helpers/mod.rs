@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod fixtures;
 pub mod replica;
 pub mod server;
+pub mod ws;
 
 pub use client::Client;
 pub use cluster::{test_db, TestDb};

@@ -72,6 +72,10 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
     pub fn client(&self, key: &str) -> super::Client {
         super::Client::new(self.url("/graphql"), key)
     }
