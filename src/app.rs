@@ -11,7 +11,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpServer};
 use diesel::prelude::*;
 
-use crate::auth::api_keys::LastUsedTracker;
+use crate::auth::bearer::Authenticator;
+use crate::auth::customer_tokens::TokenSecret;
 use crate::config::ServeOptions;
 use crate::db::local_pg::{ClusterOptions, LocalCluster, LocalPgError};
 use crate::db::{self, Db, PoolOptions};
@@ -113,7 +114,12 @@ pub struct App {
 
 impl App {
     /// Migrates, builds the pool and schema, and binds the listener.
-    pub async fn build(url: &str, options: &ServeOptions) -> Result<App, StartupError> {
+    /// `tokens`: the customer-token secret (None: customer tokens are refused).
+    pub async fn build(
+        url: &str,
+        options: &ServeOptions,
+        tokens: Option<TokenSecret>,
+    ) -> Result<App, StartupError> {
         let migrate_url = url.to_string();
         tokio::task::spawn_blocking(move || migrate(&migrate_url))
             .await
@@ -134,6 +140,7 @@ impl App {
             Some(SchemaData {
                 db: db.clone(),
                 broker: broker.clone(),
+                tokens: tokens.clone(),
                 page_limits: PageLimits {
                     default_size: options.default_page_size,
                     max_size: options.max_page_size,
@@ -148,9 +155,10 @@ impl App {
         let listener = start_listener(url, broker.clone()).await;
         let state = web::Data::new(AppState {
             schema,
-            db,
+            db: db.clone(),
             metrics,
-            key_usage: Arc::new(LastUsedTracker::default()),
+            auth: Authenticator::new(db.clone(), tokens),
+            broker: broker.clone(),
             limits: HttpLimits {
                 max_body_bytes: options.max_body_bytes,
                 max_batch: options.max_batch,
@@ -238,7 +246,7 @@ async fn start_listener(url: &str, broker: Arc<Broker>) -> tokio::task::JoinHand
 }
 
 async fn flush_key_usage(state: &AppState) {
-    let usage = state.key_usage.clone();
+    let usage = state.auth.usage().clone();
     if let Err(err) = state.db.run(move |conn| Ok(usage.flush(conn)?)).await {
         tracing::warn!(error = %err, "could not record API key usage");
     }

@@ -38,6 +38,17 @@ pub struct GlobalOptions {
     )]
     pub data_dir: PathBuf,
 
+    /// Secret that signs customer tokens (at least 32 bytes; the same on every replica).
+    /// Unset: a secret kept in --data-dir for the local cluster, else customer tokens are
+    /// disabled.
+    #[arg(
+        long,
+        env = "TICKETGATE_TOKEN_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub token_secret: Option<String>,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info,ticketgate=debug`).
     #[arg(long, env = "TICKETGATE_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -54,6 +65,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Mint customer tokens (what the support widget holds).
+    #[command(subcommand)]
+    CustomerToken(CustomerTokenCommand),
     /// Print the GraphQL schema (SDL) the server exposes.
     PrintSchema,
 }
@@ -196,6 +210,49 @@ pub struct SeedArgs {
 pub enum ApiKeyCommand {
     /// Create a key and print it (alone, on stdout). It is shown only this once.
     Create(ApiKeyCreateArgs),
+    /// List a team's keys (prefix, name, scopes, last use, revocation; never the key).
+    List(TeamArg),
+    /// Revoke a key by its id or its prefix: it stops working on the next request, and
+    /// websocket connections using it are closed.
+    Revoke(ApiKeyRevokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TeamArg {
+    /// The team.
+    #[arg(long, env = "TICKETGATE_TEAM")]
+    pub team: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiKeyRevokeArgs {
+    /// The team the key belongs to.
+    #[arg(long, env = "TICKETGATE_TEAM")]
+    pub team: String,
+
+    /// The key's id, or its prefix as `api-key list` shows it (e.g. `tg_Ab12Cd`).
+    pub key: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerTokenCommand {
+    /// Mint a token for one customer of a team and print it (alone, on stdout).
+    Create(CustomerTokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CustomerTokenArgs {
+    /// The team.
+    #[arg(long, env = "TICKETGATE_TEAM")]
+    pub team: String,
+
+    /// The customer's distinct id: the token sees that customer's tickets only.
+    #[arg(long)]
+    pub distinct_id: String,
+
+    /// How long the token lives, in seconds (at most 30 days).
+    #[arg(long, default_value_t = 3600)]
+    pub ttl_seconds: i64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,7 +8,7 @@ use crate::db::schema::{organization_memberships, roles, teams, ticket_assignmen
 use crate::error::{AppError, AppResult};
 use crate::events::{outbox, EventKind};
 use crate::tickets::writes::{lock, record_activity};
-use crate::tickets::Ticket;
+use crate::tickets::{Ticket, TicketScope};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Assignee {
@@ -55,7 +55,7 @@ pub fn assign(
     assignee: Option<Assignee>,
     actor: Option<Uuid>,
 ) -> AppResult<Ticket> {
-    let (ticket, _) = lock(conn, team_id, ticket_id)?;
+    let (ticket, _) = lock(conn, &TicketScope::team(team_id), ticket_id)?;
     if let Some(assignee) = assignee {
         check(conn, team_id, assignee)?;
     }

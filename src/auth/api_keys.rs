@@ -36,8 +36,10 @@ impl ApiKey {
         Viewer {
             team_id: self.team_id,
             user_id: self.user_id,
-            key_id: self.id,
+            key_id: Some(self.id),
             scopes: self.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            customer: None,
+            expires_at: None,
         }
     }
 }
@@ -145,4 +147,37 @@ impl LastUsedTracker {
         .bind::<diesel::sql_types::Array<diesel::sql_types::Timestamptz>, _>(times)
         .execute(conn)
     }
+}
+
+/// The NOTIFY channel revocations are announced on (every replica closes the key's
+/// websocket connections).
+pub const REVOKED_CHANNEL: &str = "ticketgate_revoked_keys";
+
+/// Revokes the team's live key with this id or prefix; returns how many matched (only a
+/// single match is revoked). Announces the revocation to every replica on commit.
+pub fn revoke(conn: &mut PgConnection, team_id: Uuid, id_or_prefix: &str) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let live = api_keys::table
+            .filter(api_keys::team_id.eq(team_id))
+            .filter(api_keys::revoked_at.is_null());
+        let matches: Vec<Uuid> = match Uuid::parse_str(id_or_prefix) {
+            Ok(id) => live
+                .filter(api_keys::id.eq(id))
+                .select(api_keys::id)
+                .load(conn)?,
+            Err(_) => live
+                .filter(api_keys::key_prefix.eq(id_or_prefix.trim_end_matches('…')))
+                .select(api_keys::id)
+                .load(conn)?,
+        };
+        if let [id] = matches.as_slice() {
+            diesel::update(api_keys::table.find(id))
+                .set(api_keys::revoked_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+            diesel::sql_query(format!("SELECT pg_notify('{REVOKED_CHANNEL}', $1)"))
+                .bind::<diesel::sql_types::Text, _>(id.to_string())
+                .execute(conn)?;
+        }
+        Ok(matches.len())
+    })
 }

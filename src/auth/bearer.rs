@@ -1,12 +1,19 @@
-//! Turns an `Authorization: Bearer …` value into a `Viewer`.
+//! Turns an `Authorization: Bearer …` value into a `Viewer`: a team API key (`tg_…`,
+//! looked up by hash) or a customer token (`tgc_…`, checked by signature, no query).
+
+use std::sync::Arc;
+
+use chrono::Utc;
 
 use super::api_keys::{self, LastUsedTracker, KEY_PREFIX};
+use super::customer_tokens::{TokenSecret, TOKEN_PREFIX};
 use super::Viewer;
 use crate::db::Db;
 use crate::error::AppError;
 
-const UNAUTHENTICATED: AppError =
-    AppError::Unauthenticated("a valid API key is required: send `Authorization: Bearer <key>`");
+const UNAUTHENTICATED: AppError = AppError::Unauthenticated(
+    "a valid API key or customer token is required: send `Authorization: Bearer <key>`",
+);
 
 /// The token of an `Authorization` value (`Bearer` in any letter case).
 pub fn bearer_token(header: &str) -> Option<&str> {
@@ -14,25 +21,71 @@ pub fn bearer_token(header: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Looks the key up by its hash. Keys that cannot be ours are refused without a query.
-pub async fn authenticate(
-    db: &Db,
-    usage: &LastUsedTracker,
-    authorization: Option<&str>,
-) -> Result<Viewer, AppError> {
-    let token = authorization
-        .and_then(bearer_token)
-        .ok_or(UNAUTHENTICATED)?;
-    if !token.starts_with(KEY_PREFIX) || token.len() > 128 {
-        return Err(UNAUTHENTICATED);
+/// Everything needed to recognise a caller; one per server.
+#[derive(Clone)]
+pub struct Authenticator {
+    db: Db,
+    usage: Arc<LastUsedTracker>,
+    tokens: Option<TokenSecret>,
+}
+
+impl Authenticator {
+    /// `tokens`: the customer-token secret; without it customer tokens are refused.
+    pub fn new(db: Db, tokens: Option<TokenSecret>) -> Authenticator {
+        Authenticator {
+            db,
+            usage: Arc::new(LastUsedTracker::default()),
+            tokens,
+        }
     }
-    let token = token.to_string();
-    let key = db
-        .run(move |conn| Ok(api_keys::find_active(conn, &token)?))
-        .await?
-        .ok_or(UNAUTHENTICATED)?;
-    usage.touch(key.id);
-    Ok(key.viewer())
+
+    pub fn usage(&self) -> &Arc<LastUsedTracker> {
+        &self.usage
+    }
+
+    pub fn tokens(&self) -> Option<&TokenSecret> {
+        self.tokens.as_ref()
+    }
+
+    /// The viewer of an `Authorization` header value. Every failure looks the same from
+    /// outside (and none echoes the credential).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Viewer, AppError> {
+        let token = authorization
+            .and_then(bearer_token)
+            .ok_or(UNAUTHENTICATED)?;
+        if token.len() > 4096 {
+            return Err(UNAUTHENTICATED);
+        }
+        if token.starts_with(TOKEN_PREFIX) {
+            return self.customer(token);
+        }
+        if !token.starts_with(KEY_PREFIX) || token.len() > 128 {
+            return Err(UNAUTHENTICATED);
+        }
+        let token = token.to_string();
+        let key = self
+            .db
+            .run(move |conn| Ok(api_keys::find_active(conn, &token)?))
+            .await?
+            .ok_or(UNAUTHENTICATED)?;
+        self.usage.touch(key.id);
+        Ok(key.viewer())
+    }
+
+    fn customer(&self, token: &str) -> Result<Viewer, AppError> {
+        let secret = self.tokens.as_ref().ok_or(UNAUTHENTICATED)?;
+        let claims = secret
+            .verify(token, Utc::now())
+            .map_err(|_| UNAUTHENTICATED)?;
+        Ok(Viewer {
+            team_id: claims.team,
+            user_id: None,
+            key_id: None,
+            scopes: Vec::new(),
+            customer: Some(claims.sub),
+            expires_at: chrono::DateTime::from_timestamp(claims.exp, 0),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 pub mod api_keys;
 pub mod bearer;
+pub mod customer_tokens;
+pub mod graphql;
 pub mod viewer;
 
 pub use viewer::Viewer;

@@ -73,13 +73,17 @@ impl Seen {
 pub struct Broker {
     sender: broadcast::Sender<Arc<Event>>,
     seen: Mutex<Seen>,
+    /// API keys revoked anywhere: their websocket connections close.
+    revoked: broadcast::Sender<Uuid>,
 }
 
 impl Broker {
     pub fn new(queue: usize) -> Arc<Broker> {
         let (sender, _) = broadcast::channel(queue.max(16));
+        let (revoked, _) = broadcast::channel(256);
         Arc::new(Broker {
             sender,
+            revoked,
             seen: Mutex::new(Seen {
                 order: VecDeque::new(),
                 set: HashSet::new(),
@@ -90,6 +94,14 @@ impl Broker {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
+    }
+
+    pub fn revoke(&self, key_id: Uuid) {
+        let _ = self.revoked.send(key_id);
+    }
+
+    pub fn revocations(&self) -> broadcast::Receiver<Uuid> {
+        self.revoked.subscribe()
     }
 
     /// Hands an event to every current subscription, once: false for a repeat.

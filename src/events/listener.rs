@@ -13,6 +13,7 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::broker::{Broker, Event, EventKind};
 use super::outbox::CHANNEL;
+use crate::auth::api_keys::REVOKED_CHANNEL;
 
 /// How far back a replay reaches before the last event seen: covers transactions that
 /// inserted their event shortly before the connection dropped but committed after.
@@ -60,7 +61,9 @@ async fn listen(
 ) -> Result<(), ListenError> {
     let (client, notifications) = connect(config).await?;
     let mut notifications = notifications;
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {REVOKED_CHANNEL}"))
+        .await?;
     if let Some(listening) = listening.take() {
         let _ = listening.send(());
     }
@@ -69,7 +72,13 @@ async fn listen(
         tracing::info!(replayed, "event listener reconnected");
     }
     *last_seen = Some(Utc::now());
-    while let Some(payload) = notifications.recv().await {
+    while let Some((channel, payload)) = notifications.recv().await {
+        if channel == REVOKED_CHANNEL {
+            if let Ok(key_id) = uuid::Uuid::parse_str(&payload) {
+                broker.revoke(key_id);
+            }
+            continue;
+        }
         *last_seen = Some(Utc::now());
         match serde_json::from_str::<Event>(&payload) {
             Ok(event) => {
@@ -85,7 +94,13 @@ async fn listen(
 /// payloads (tokio-postgres only surfaces them through `poll_message`).
 async fn connect(
     config: &Config,
-) -> Result<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>), ListenError> {
+) -> Result<
+    (
+        tokio_postgres::Client,
+        mpsc::UnboundedReceiver<(String, String)>,
+    ),
+    ListenError,
+> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let client = match config.get_ssl_mode() {
         tokio_postgres::config::SslMode::Disable => {
@@ -106,7 +121,7 @@ async fn connect(
 
 async fn drive<S, T>(
     mut connection: tokio_postgres::Connection<S, T>,
-    sender: mpsc::UnboundedSender<String>,
+    sender: mpsc::UnboundedSender<(String, String)>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -114,7 +129,11 @@ async fn drive<S, T>(
     while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
         match message {
             Ok(AsyncMessage::Notification(notification)) => {
-                if sender.send(notification.payload().to_string()).is_err() {
+                let message = (
+                    notification.channel().to_string(),
+                    notification.payload().to_string(),
+                );
+                if sender.send(message).is_err() {
                     return;
                 }
             }

@@ -12,6 +12,8 @@ pub struct SchemaData {
     pub db: Db,
     pub page_limits: PageLimits,
     pub broker: std::sync::Arc<crate::events::Broker>,
+    /// Signs customer tokens minted through the API (None: disabled).
+    pub tokens: Option<crate::auth::customer_tokens::TokenSecret>,
 }
 
 /// What a resolver works with: the shared handles plus this request's viewer and loaders.

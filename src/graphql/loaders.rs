@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::messages::queries::{self as messages, MessagePage, MessagePageSpec};
 use crate::persons::queries::{self as persons, PersonKey};
 use crate::persons::Person;
-use crate::tickets::{queries as tickets, Ticket};
+use crate::tickets::{queries as tickets, Ticket, TicketScope};
 use crate::users::{queries as users, User};
 use crate::{tags, teams};
 
@@ -26,7 +26,7 @@ pub type Loaders = DataLoader<Batch>;
 
 pub struct Batch {
     db: Db,
-    team_id: Uuid,
+    scope: TicketScope,
 }
 
 /// Counts the polls of one request's future, so its loaders can tell when it has gone
@@ -66,7 +66,7 @@ impl RequestActivity {
     }
 }
 
-pub fn loaders(db: Db, team_id: Uuid, activity: RequestActivity) -> Loaders {
+pub fn loaders(db: Db, scope: TicketScope, activity: RequestActivity) -> Loaders {
     let spawner = move |batch: futures_util::future::BoxFuture<'static, ()>| {
         let activity = activity.clone();
         tokio::spawn(async move {
@@ -74,7 +74,7 @@ pub fn loaders(db: Db, team_id: Uuid, activity: RequestActivity) -> Loaders {
             batch.await;
         })
     };
-    DataLoader::new(Batch { db, team_id }, spawner)
+    DataLoader::new(Batch { db, scope }, spawner)
         .delay(Duration::ZERO)
         // One batch per kind: no page is larger than this.
         .max_batch_size(1_000_000)
@@ -108,11 +108,11 @@ impl Batch {
     async fn run<T, F>(&self, work: F) -> Result<T, Arc<AppError>>
     where
         T: Send + 'static,
-        F: FnOnce(&mut diesel::PgConnection, Uuid) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut diesel::PgConnection, &TicketScope) -> Result<T, AppError> + Send + 'static,
     {
-        let team_id = self.team_id;
+        let scope = self.scope.clone();
         self.db
-            .run(move |conn| work(conn, team_id))
+            .run(move |conn| work(conn, &scope))
             .await
             .map_err(Arc::new)
     }
@@ -171,7 +171,7 @@ impl Loader<TicketById> for Batch {
     async fn load(&self, keys: &[TicketById]) -> LoadResult<TicketById, Ticket> {
         let ticket_ids = ids(keys, |k| k.0);
         let found = self
-            .run(move |conn, team_id| Ok(tickets::by_ids(conn, team_id, &ticket_ids)?))
+            .run(move |conn, scope| Ok(tickets::by_ids(conn, scope, &ticket_ids)?))
             .await?;
         Ok(found.into_iter().map(|t| (TicketById(t.id), t)).collect())
     }
@@ -199,7 +199,7 @@ impl Loader<PersonKey> for Batch {
 
     async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, Person> {
         let keys = keys.to_vec();
-        self.run(move |conn, team_id| Ok(persons::for_keys(conn, team_id, &keys)?))
+        self.run(move |conn, scope| Ok(persons::for_keys(conn, scope.team_id, &keys)?))
             .await
     }
 }
@@ -218,10 +218,10 @@ impl Loader<MessagePageOf> for Batch {
                 .or_default()
                 .push(key.ticket_id);
         }
-        self.run(move |conn, team_id| {
+        self.run(move |conn, scope| {
             let mut pages = HashMap::new();
             for (spec, ticket_ids) in by_spec {
-                let found = messages::pages_for_tickets(conn, team_id, &ticket_ids, &spec)?;
+                let found = messages::pages_for_tickets(conn, scope.team_id, &ticket_ids, &spec)?;
                 pages.extend(found.into_iter().map(|(ticket_id, page)| {
                     (
                         MessagePageOf {

@@ -5,6 +5,7 @@ use async_graphql::{MergedObject, Schema};
 use super::context::SchemaData;
 use super::error_codes::ErrorCodes;
 use super::subscriptions::SubscriptionRoot;
+use crate::auth::graphql::AuthMutation;
 use crate::messages::graphql::MessageMutation;
 use crate::persons::graphql::PersonQuery;
 use crate::teams::graphql::TeamQuery;
@@ -15,7 +16,7 @@ use crate::tickets::mutations::TicketMutation;
 pub struct Query(TicketQuery, PersonQuery, TeamQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(TicketMutation, MessageMutation);
+pub struct Mutation(TicketMutation, MessageMutation, AuthMutation);
 
 pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
@@ -47,7 +48,10 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(data) = data {
-        builder = builder.data(data.broker.clone()).data(data);
+        builder = builder
+            .data(data.broker.clone())
+            .data(data.tokens.clone())
+            .data(data);
     }
     builder.finish()
 }

@@ -17,7 +17,7 @@ use crate::events::{Broker, Event, EventKind};
 use crate::messages::writes as messages;
 use crate::messages::Message;
 use crate::tickets::filter::TicketFilter;
-use crate::tickets::{queries as tickets, Ticket};
+use crate::tickets::{queries as tickets, Ticket, TicketScope};
 
 /// A subscription that could not keep up: its queue overflowed and events were dropped.
 /// It ends with this error rather than silently missing changes.
@@ -106,7 +106,7 @@ pub struct SubscriptionRoot;
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every new message of a ticket, in commit order, once each. Private notes are sent
-    /// to team keys.
+    /// to team keys, never to customer tokens (who may follow their own tickets only).
     async fn message_added(
         &self,
         ctx: &Context<'_>,
@@ -114,13 +114,15 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<Message>>> {
         let sub = Subscriber::of(ctx)?;
         let team_id = sub.viewer.team_id;
+        let scope = TicketScope::of(&sub.viewer);
         sub.db
             .run(move |conn| {
-                tickets::find_by_id(conn, team_id, ticket_id)?.ok_or(AppError::NotFound("ticket"))
+                tickets::find_by_id(conn, &scope, ticket_id)?.ok_or(AppError::NotFound("ticket"))
             })
             .await
             .gql()?;
         let db = sub.db.clone();
+        let customer = sub.viewer.is_customer();
         Ok(team_events(&sub.broker, team_id)
             .filter(move |event| {
                 let wanted = match event {
@@ -138,7 +140,13 @@ impl SubscriptionRoot {
                         .gql()
                 }
             })
-            .filter_map(|loaded| async move { loaded.transpose() }))
+            // Private notes are the team's: a customer's subscription never sees them.
+            .filter_map(move |loaded| async move {
+                match loaded {
+                    Ok(Some(message)) if message.is_private && customer => None,
+                    other => other.transpose(),
+                }
+            }))
     }
 
     /// Changes of the tickets matching `filter` (the same rules as the `tickets` query):
@@ -151,15 +159,15 @@ impl SubscriptionRoot {
         let sub = Subscriber::of(ctx)?;
         let filter = Arc::new(filter.unwrap_or_default());
         filter.validate("filter").gql()?;
-        let (db, team_id) = (sub.db.clone(), sub.viewer.team_id);
-        Ok(team_events(&sub.broker, team_id)
+        let (db, scope) = (sub.db.clone(), TicketScope::of(&sub.viewer));
+        Ok(team_events(&sub.broker, scope.team_id)
             .then(move |event| {
-                let (db, filter) = (db.clone(), filter.clone());
+                let (db, filter, scope) = (db.clone(), filter.clone(), scope.clone());
                 async move {
                     let event = event?;
                     let ticket_id = event.ticket;
                     let ticket = db
-                        .run(move |conn| Ok(tickets::matching(conn, team_id, ticket_id, &filter)?))
+                        .run(move |conn| Ok(tickets::matching(conn, &scope, ticket_id, &filter)?))
                         .await
                         .gql()?;
                     Ok(ticket.map(|ticket| TicketChange {
@@ -176,11 +184,15 @@ impl SubscriptionRoot {
     /// value when it changes.
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<i64>>> {
         let sub = Subscriber::of(ctx)?;
-        let (db, team_id) = (sub.db.clone(), sub.viewer.team_id);
-        let count = move |db: Db| async move {
-            db.run(move |conn| Ok(tickets::unread_count(conn, team_id)?))
-                .await
-                .gql()
+        let (db, scope) = (sub.db.clone(), TicketScope::of(&sub.viewer));
+        let team_id = scope.team_id;
+        let count = move |db: Db| {
+            let scope = scope.clone();
+            async move {
+                db.run(move |conn| Ok(tickets::unread_count(conn, &scope)?))
+                    .await
+                    .gql()
+            }
         };
         let first = count(db.clone()).await?;
         let changes = team_events(&sub.broker, team_id)
@@ -189,7 +201,7 @@ impl SubscriptionRoot {
                 async move { relevant }
             })
             .then(move |event| {
-                let db = db.clone();
+                let (db, count) = (db.clone(), count.clone());
                 async move {
                     event?;
                     count(db).await

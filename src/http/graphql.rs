@@ -12,11 +12,11 @@ use serde_json::{json, Map, Value};
 
 use super::negotiate::{self, RequestBody, ResponseType};
 use super::{graphiql, AppState};
-use crate::auth::bearer::authenticate;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
 use crate::graphql::is_request_error;
 use crate::graphql::loaders::{loaders, RequestActivity};
+use crate::tickets::TicketScope;
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
 struct Refusal {
@@ -83,7 +83,7 @@ fn negotiated(req: &HttpRequest) -> Result<ResponseType, Refusal> {
 
 async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Refusal> {
     let authorization = header_str(req, header::AUTHORIZATION);
-    Ok(authenticate(&state.db, &state.key_usage, authorization).await?)
+    Ok(state.auth.authenticate(authorization).await?)
 }
 
 /// `POST /graphql`: one operation, or a batch as a JSON array.
@@ -147,7 +147,7 @@ async fn handle_post(
 /// that batch by the request's activity (see `RequestActivity`).
 async fn execute(state: &AppState, request: Request, viewer: &Viewer) -> Response {
     let activity = RequestActivity::default();
-    let loaders = loaders(state.db.clone(), viewer.team_id, activity.clone());
+    let loaders = loaders(state.db.clone(), TicketScope::of(viewer), activity.clone());
     let request = request.data(viewer.clone()).data(loaders);
     activity.track(state.schema.execute(request)).await
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use actix_web::{guard, web};
 
-use crate::auth::api_keys::LastUsedTracker;
+use crate::auth::bearer::Authenticator;
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::metrics::Metrics;
@@ -28,7 +28,9 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: Db,
     pub metrics: Arc<Metrics>,
-    pub key_usage: Arc<LastUsedTracker>,
+    pub auth: Authenticator,
+    /// Events and key revocations from every replica (subscriptions, websocket closing).
+    pub broker: Arc<crate::events::Broker>,
     pub limits: HttpLimits,
     pub ws: ws::WsSettings,
 }

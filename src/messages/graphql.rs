@@ -9,7 +9,7 @@ use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 use crate::graphql::loaders::{MessagePageOf, TicketById, UserById};
 use crate::graphql::pagination::{self, Direction, Position};
-use crate::tickets::Ticket;
+use crate::tickets::{Ticket, TicketScope};
 use crate::users::User;
 
 /// A message of a ticket's conversation.
@@ -149,6 +149,8 @@ pub struct MessageMutation;
 impl MessageMutation {
     /// Adds a message to a ticket. Non-private messages count on the ticket (message
     /// count, last message, unread counters); private notes never reach the customer.
+    /// With a customer token: the author is the customer (the default for customers),
+    /// never private, and only on the customer's own tickets.
     async fn send_message(
         &self,
         ctx: &Context<'_>,
@@ -159,17 +161,28 @@ impl MessageMutation {
             desc = "An internal note, never shown to the customer."
         )]
         is_private: Option<bool>,
-        #[graphql(default_with = "Some(MessageAuthorType::Support)")] author_type: Option<
-            MessageAuthorType,
-        >,
+        #[graphql(
+            desc = "Who writes it (default: SUPPORT for team keys, CUSTOMER for customer tokens)."
+        )]
+        author_type: Option<MessageAuthorType>,
     ) -> Result<Message> {
-        let is_private = is_private.unwrap_or(false);
-        let author_type = author_type.unwrap_or(MessageAuthorType::Support);
         use super::writes::{send, NewMessage};
         use crate::auth::viewer::Scope;
         let rc = RequestContext::of(ctx)?;
-        rc.viewer.require(Scope::Write).gql()?;
-        let team_id = rc.viewer.team_id;
+        let is_private = is_private.unwrap_or(false);
+        let author_type = if rc.viewer.is_customer() {
+            if is_private || author_type.is_some_and(|a| a != MessageAuthorType::Customer) {
+                return Err(AppError::Forbidden(
+                    "customers write their own, non-private messages".into(),
+                ))
+                .gql();
+            }
+            MessageAuthorType::Customer
+        } else {
+            rc.viewer.require(Scope::Write).gql()?;
+            author_type.unwrap_or(MessageAuthorType::Support)
+        };
+        let scope = TicketScope::of(rc.viewer);
         let new = NewMessage {
             content,
             is_private,
@@ -177,7 +190,7 @@ impl MessageMutation {
             created_by: rc.viewer.user_id,
         };
         rc.db
-            .transaction(move |conn| send(conn, team_id, ticket_id, &new))
+            .transaction(move |conn| send(conn, &scope, ticket_id, &new))
             .await
             .gql()
     }
@@ -194,25 +207,38 @@ impl MessageMutation {
             .gql()
     }
 
-    /// Marks a ticket read by the team or by the customer.
+    /// Marks a ticket read by the team or by the customer (customer tokens: their own
+    /// side of their own tickets).
     async fn mark_ticket_read(
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        #[graphql(default_with = "Some(ReadSide::Team)")] side: Option<ReadSide>,
+        #[graphql(
+            desc = "Whose unread counter goes to 0 (default: TEAM for team keys, CUSTOMER for customer tokens)."
+        )]
+        side: Option<ReadSide>,
     ) -> Result<Ticket> {
-        let side = side.unwrap_or(ReadSide::Team);
         use super::writes::{mark_read, ReadSide as Side};
         use crate::auth::viewer::Scope;
         let rc = RequestContext::of(ctx)?;
-        rc.viewer.require(Scope::Write).gql()?;
-        let team_id = rc.viewer.team_id;
-        let side = match side {
-            ReadSide::Team => Side::Team,
-            ReadSide::Customer => Side::Customer,
+        let side = if rc.viewer.is_customer() {
+            if side == Some(ReadSide::Team) {
+                return Err(AppError::Forbidden(
+                    "customers mark their own side read".into(),
+                ))
+                .gql();
+            }
+            Side::Customer
+        } else {
+            rc.viewer.require(Scope::Write).gql()?;
+            match side.unwrap_or(ReadSide::Team) {
+                ReadSide::Team => Side::Team,
+                ReadSide::Customer => Side::Customer,
+            }
         };
+        let scope = TicketScope::of(rc.viewer);
         rc.db
-            .transaction(move |conn| mark_read(conn, team_id, id, side))
+            .transaction(move |conn| mark_read(conn, &scope, id, side))
             .await
             .gql()
     }

@@ -11,7 +11,7 @@ use crate::db::schema::{messages, tickets};
 use crate::error::{AppError, AppResult};
 use crate::events::{outbox, EventKind};
 use crate::tickets::writes::{change_time, lock};
-use crate::tickets::Ticket;
+use crate::tickets::{Ticket, TicketScope};
 use crate::validate;
 
 #[derive(Debug, Clone)]
@@ -32,10 +32,11 @@ pub enum ReadSide {
 
 pub fn send(
     conn: &mut PgConnection,
-    team_id: Uuid,
+    scope: &TicketScope,
     ticket_id: Uuid,
     new: &NewMessage,
 ) -> AppResult<Message> {
+    let team_id = scope.team_id;
     validate::content("content", &new.content)?;
     if new.is_private && new.author_type == MessageAuthorType::Customer {
         return Err(AppError::bad_input(
@@ -43,7 +44,7 @@ pub fn send(
             "customers cannot write private notes",
         ));
     }
-    let (ticket, clock) = lock(conn, team_id, ticket_id)?;
+    let (ticket, clock) = lock(conn, scope, ticket_id)?;
     // Strictly after the previous message: the order of a conversation is its commit order.
     let at = change_time(ticket.last_message_at.unwrap_or(ticket.created_at), clock);
     let message: Message = diesel::insert_into(messages::table)
@@ -109,7 +110,7 @@ pub fn delete(conn: &mut PgConnection, team_id: Uuid, message_id: Uuid) -> AppRe
         .first(conn)
         .optional()?
         .ok_or(AppError::NotFound("message"))?;
-    let (ticket, clock) = lock(conn, team_id, ticket_id)?;
+    let (ticket, clock) = lock(conn, &TicketScope::team(team_id), ticket_id)?;
     let message: Message = diesel::update(messages::table.find(message_id))
         .set((messages::deleted.eq(true), messages::deleted_at.eq(clock)))
         .returning(Message::as_returning())
@@ -165,11 +166,12 @@ fn recount(
 /// Reading is not a change of the ticket: `updated_at` stays, the inbox does not reorder.
 pub fn mark_read(
     conn: &mut PgConnection,
-    team_id: Uuid,
+    scope: &TicketScope,
     ticket_id: Uuid,
     side: ReadSide,
 ) -> AppResult<Ticket> {
-    lock(conn, team_id, ticket_id)?;
+    let team_id = scope.team_id;
+    lock(conn, scope, ticket_id)?;
     let target = tickets::table.find(ticket_id);
     let ticket = match side {
         ReadSide::Team => diesel::update(target)

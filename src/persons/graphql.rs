@@ -45,7 +45,7 @@ pub struct PersonQuery;
 
 #[async_graphql::Object]
 impl PersonQuery {
-    /// The team's persons owning any of these distinct ids (at most 100).
+    /// The team's persons owning any of these distinct ids (at most 100). Team keys only.
     async fn persons(
         &self,
         ctx: &async_graphql::Context<'_>,
@@ -53,6 +53,7 @@ impl PersonQuery {
     ) -> async_graphql::Result<Vec<Person>> {
         use crate::error::{AppError, IntoGql};
         let rc = crate::graphql::context::RequestContext::of(ctx)?;
+        rc.viewer.require_team().gql()?;
         if distinct_ids.len() > crate::tickets::filter::MAX_DISTINCT_IDS {
             return Err(AppError::bad_input(
                 "distinctIds",

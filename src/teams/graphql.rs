@@ -30,8 +30,10 @@ pub struct Me {
     pub team: Team,
     /// The user the key acts as, if any.
     pub user: Option<User>,
-    /// What the key may do: `read`, `write`.
+    /// What the key may do: `read`, `write` (none for a customer token).
     pub scopes: Vec<String>,
+    /// For a customer token: the customer's distinct id.
+    pub customer_distinct_id: Option<String>,
 }
 
 /// Team-wide look-ups of the root `Query` type.
@@ -40,7 +42,8 @@ pub struct TeamQuery;
 
 #[Object]
 impl TeamQuery {
-    /// The key's team and user, and what the key may do.
+    /// Who is asking: the key's team and user and what the key may do, or the customer of
+    /// a customer token.
     async fn me(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Me> {
         use crate::error::IntoGql;
         let rc = crate::graphql::context::RequestContext::of(ctx)?;
@@ -62,16 +65,18 @@ impl TeamQuery {
                         .iter()
                         .map(|s| s.as_str().to_string())
                         .collect(),
+                    customer_distinct_id: viewer.customer.clone(),
                 })
             })
             .await
             .gql()
     }
 
-    /// Every tag of the team, sorted.
+    /// Every tag of the team, sorted. Team keys only.
     async fn tags(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<String>> {
         use crate::error::IntoGql;
         let rc = crate::graphql::context::RequestContext::of(ctx)?;
+        rc.viewer.require_team().gql()?;
         let team_id = rc.viewer.team_id;
         rc.db
             .run(move |conn| Ok(crate::tags::queries::for_team(conn, team_id)?))

@@ -9,6 +9,7 @@ use super::filter::TicketFilter;
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::order::{Ordering, TicketOrder};
 use super::queries;
+use super::scope::TicketScope;
 use crate::assignments::Assignment;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
@@ -84,9 +85,14 @@ impl Ticket {
         self.ai_resolved
     }
 
-    /// Why the ticket was escalated from AI to a human, if it was.
-    async fn escalation_reason(&self) -> Option<&str> {
-        self.escalation_reason.as_deref()
+    /// Why the ticket was escalated from AI to a human, if it was (internal: always null
+    /// for customer tokens).
+    async fn escalation_reason(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let rc = RequestContext::of(ctx)?;
+        Ok(match rc.viewer.is_customer() {
+            true => None,
+            false => self.escalation_reason.as_deref(),
+        })
     }
 
     /// When the ticket was created.
@@ -235,7 +241,9 @@ impl Ticket {
         )]
         include_private: Option<bool>,
     ) -> Result<MessageConnection> {
-        let include_private = include_private.unwrap_or(false);
+        // Private notes are the team's: never for customer tokens, whatever they ask.
+        let customer = RequestContext::of(ctx)?.viewer.is_customer();
+        let include_private = include_private.unwrap_or(false) && !customer;
         ticket_messages(ctx, self.id, first, after, last, before, include_private).await
     }
 }
@@ -254,16 +262,16 @@ impl TicketQuery {
         number: Option<i32>,
     ) -> Result<Option<Ticket>> {
         let rc = RequestContext::of(ctx)?;
-        let team_id = rc.viewer.team_id;
+        let scope = TicketScope::of(rc.viewer);
         let found = match (id, number) {
             (Some(id), None) => {
                 rc.db
-                    .run(move |conn| Ok(queries::find_by_id(conn, team_id, id)?))
+                    .run(move |conn| Ok(queries::find_by_id(conn, &scope, id)?))
                     .await
             }
             (None, Some(number)) => {
                 rc.db
-                    .run(move |conn| Ok(queries::find_by_number(conn, team_id, number)?))
+                    .run(move |conn| Ok(queries::find_by_number(conn, &scope, number)?))
                     .await
             }
             _ => Err(AppError::bad_input(
@@ -314,15 +322,19 @@ impl TicketQuery {
                 return Err(AppError::bad_input(argument, "invalid cursor")).gql();
             }
         }
-        let team_id = rc.viewer.team_id;
-        let (page_filter, page_ordering, page_request) =
-            (filter.clone(), ordering.clone(), request.clone());
+        let scope = TicketScope::of(rc.viewer);
+        let (page_scope, page_filter, page_ordering, page_request) = (
+            scope.clone(),
+            filter.clone(),
+            ordering.clone(),
+            request.clone(),
+        );
         let (rows, more) = rc
             .db
             .run(move |conn| {
                 Ok(queries::page(
                     conn,
-                    team_id,
+                    &page_scope,
                     &page_filter,
                     &page_ordering,
                     &page_request,
@@ -337,7 +349,7 @@ impl TicketQuery {
         let mut connection = Connection::with_additional_fields(
             has_previous,
             has_next,
-            TicketConnectionFields { team_id, filter },
+            TicketConnectionFields { scope, filter },
         );
         connection.edges.extend(rows.into_iter().map(|ticket| {
             let cursor = pagination::encode_cursor(&query_id, &ordering.position(&ticket));
@@ -350,9 +362,9 @@ impl TicketQuery {
     /// that are not resolved.
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<i64> {
         let rc = RequestContext::of(ctx)?;
-        let team_id = rc.viewer.team_id;
+        let scope = TicketScope::of(rc.viewer);
         rc.db
-            .run(move |conn| Ok(queries::unread_count(conn, team_id)?))
+            .run(move |conn| Ok(queries::unread_count(conn, &scope)?))
             .await
             .gql()
     }
@@ -360,7 +372,7 @@ impl TicketQuery {
 
 /// Connection-wide fields of `TicketConnection`.
 pub struct TicketConnectionFields {
-    team_id: Uuid,
+    scope: TicketScope,
     filter: TicketFilter,
 }
 
@@ -369,9 +381,9 @@ impl TicketConnectionFields {
     /// How many tickets match, over all pages (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         let rc = RequestContext::of(ctx)?;
-        let (team_id, filter) = (self.team_id, self.filter.clone());
+        let (scope, filter) = (self.scope.clone(), self.filter.clone());
         rc.db
-            .run(move |conn| Ok(queries::count(conn, team_id, &filter)?))
+            .run(move |conn| Ok(queries::count(conn, &scope, &filter)?))
             .await
             .gql()
     }

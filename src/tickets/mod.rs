@@ -6,6 +6,8 @@ pub mod model;
 pub mod mutations;
 pub mod order;
 pub mod queries;
+pub mod scope;
 pub mod writes;
 
 pub use model::Ticket;
+pub use scope::TicketScope;

@@ -126,9 +126,19 @@ pub struct TicketMutation;
 #[Object]
 impl TicketMutation {
     /// Opens a ticket from a customer's first message: status NEW, the team's next number.
+    /// Customer tokens open tickets for their own distinct id only.
     async fn create_ticket(&self, ctx: &Context<'_>, input: CreateTicketInput) -> Result<Ticket> {
         let rc = RequestContext::of(ctx)?;
-        rc.viewer.require(Scope::Write).gql()?;
+        match &rc.viewer.customer {
+            Some(own) if *own != input.distinct_id => {
+                return Err(AppError::Forbidden(
+                    "customers open tickets for their own distinct id".into(),
+                ))
+                .gql()
+            }
+            Some(_) => {}
+            None => rc.viewer.require(Scope::Write).gql()?,
+        }
         let team_id = rc.viewer.team_id;
         let new = NewTicket {
             distinct_id: input.distinct_id,

@@ -4,48 +4,48 @@ use uuid::Uuid;
 use super::filter::TicketFilter;
 use super::model::Ticket;
 use super::order::Ordering;
+use super::scope::TicketScope;
 use crate::db::schema::tickets;
 use crate::graphql::pagination::{Direction, PageRequest};
 
-pub fn find_by_id(conn: &mut PgConnection, team_id: Uuid, id: Uuid) -> QueryResult<Option<Ticket>> {
-    tickets::table
-        .filter(tickets::team_id.eq(team_id))
+pub fn find_by_id(
+    conn: &mut PgConnection,
+    scope: &TicketScope,
+    id: Uuid,
+) -> QueryResult<Option<Ticket>> {
+    scope
+        .apply(tickets::table.select(Ticket::as_select()).into_boxed())
         .filter(tickets::id.eq(id))
-        .select(Ticket::as_select())
         .first(conn)
         .optional()
 }
 
 pub fn find_by_number(
     conn: &mut PgConnection,
-    team_id: Uuid,
+    scope: &TicketScope,
     number: i32,
 ) -> QueryResult<Option<Ticket>> {
-    tickets::table
-        .filter(tickets::team_id.eq(team_id))
+    scope
+        .apply(tickets::table.select(Ticket::as_select()).into_boxed())
         .filter(tickets::ticket_number.eq(number))
-        .select(Ticket::as_select())
         .first(conn)
         .optional()
 }
 
-/// One page of the team's tickets matching `filter`, in `ordering`, after `request.from`.
+/// One page of the scope's tickets matching `filter`, in `ordering`, after `request.from`.
 /// Reads `size + 1` rows (the extra one tells whether another page follows) straight off
 /// the ordering's index; rows come back in display order whatever the direction, with
 /// whether more lie beyond them.
 pub fn page(
     conn: &mut PgConnection,
-    team_id: Uuid,
+    scope: &TicketScope,
     filter: &TicketFilter,
     ordering: &Ordering,
     request: &PageRequest,
 ) -> QueryResult<(Vec<Ticket>, bool)> {
     let mut query = filter.apply(
-        team_id,
-        tickets::table
-            .filter(tickets::team_id.eq(team_id))
-            .select(Ticket::as_select())
-            .into_boxed(),
+        scope.team_id,
+        scope.apply(tickets::table.select(Ticket::as_select()).into_boxed()),
     );
     if let Some(from) = &request.from {
         query = ordering
@@ -64,55 +64,68 @@ pub fn page(
     Ok((rows, more))
 }
 
-/// How many of the team's tickets match `filter`.
-pub fn count(conn: &mut PgConnection, team_id: Uuid, filter: &TicketFilter) -> QueryResult<i64> {
+/// How many of the scope's tickets match `filter`.
+pub fn count(
+    conn: &mut PgConnection,
+    scope: &TicketScope,
+    filter: &TicketFilter,
+) -> QueryResult<i64> {
     filter
         .apply(
-            team_id,
-            tickets::table
-                .filter(tickets::team_id.eq(team_id))
-                .select(diesel::dsl::count_star())
-                .into_boxed(),
+            scope.team_id,
+            scope.apply(
+                tickets::table
+                    .select(diesel::dsl::count_star())
+                    .into_boxed(),
+            ),
         )
         .get_result(conn)
 }
 
-/// Tickets by id, for loaders (scoped to the team).
-pub fn by_ids(conn: &mut PgConnection, team_id: Uuid, ids: &[Uuid]) -> QueryResult<Vec<Ticket>> {
-    tickets::table
-        .filter(tickets::team_id.eq(team_id))
+/// Tickets by id, for loaders (within the scope).
+pub fn by_ids(
+    conn: &mut PgConnection,
+    scope: &TicketScope,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Ticket>> {
+    scope
+        .apply(tickets::table.select(Ticket::as_select()).into_boxed())
         .filter(tickets::id.eq_any(ids))
-        .select(Ticket::as_select())
         .load(conn)
 }
 
-/// The team's unread count: customer messages the team has not read, over open tickets.
-pub fn unread_count(conn: &mut PgConnection, team_id: Uuid) -> QueryResult<i64> {
-    tickets::table
-        .filter(tickets::team_id.eq(team_id))
-        .filter(tickets::status.ne("resolved"))
-        .select(diesel::dsl::sum(tickets::unread_team_count))
-        .get_result::<Option<i64>>(conn)
-        .map(|sum| sum.unwrap_or(0))
+/// Messages waiting to be read over the scope's tickets that are not resolved: for the
+/// team, customer messages (`unreadTeamCount`); for a customer, the team's replies
+/// (`unreadCustomerCount`).
+pub fn unread_count(conn: &mut PgConnection, scope: &TicketScope) -> QueryResult<i64> {
+    let open = scope
+        .apply(tickets::table.into_boxed())
+        .filter(tickets::status.ne("resolved"));
+    let sum = match scope.distinct_id {
+        None => open
+            .select(diesel::dsl::sum(tickets::unread_team_count))
+            .get_result::<Option<i64>>(conn)?,
+        Some(_) => open
+            .select(diesel::dsl::sum(tickets::unread_customer_count))
+            .get_result::<Option<i64>>(conn)?,
+    };
+    Ok(sum.unwrap_or(0))
 }
 
-/// The ticket if it is the team's and matches `filter` (subscriptions apply the very same
-/// rules as the `tickets` query).
+/// The ticket if it is in the scope and matches `filter` (subscriptions apply the very
+/// same rules as the `tickets` query).
 pub fn matching(
     conn: &mut PgConnection,
-    team_id: Uuid,
+    scope: &TicketScope,
     id: Uuid,
     filter: &TicketFilter,
 ) -> QueryResult<Option<Ticket>> {
     filter
         .apply(
-            team_id,
-            tickets::table
-                .filter(tickets::team_id.eq(team_id))
-                .filter(tickets::id.eq(id))
-                .select(Ticket::as_select())
-                .into_boxed(),
+            scope.team_id,
+            scope.apply(tickets::table.select(Ticket::as_select()).into_boxed()),
         )
+        .filter(tickets::id.eq(id))
         .first(conn)
         .optional()
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
+use super::scope::TicketScope;
 use crate::db::schema::{email_channels, messages, tags, ticket_activities, ticket_tags, tickets};
 use crate::error::{AppError, AppResult};
 use crate::events::{outbox, EventKind};
@@ -55,20 +56,25 @@ struct TicketChanges {
     updated_at: Option<DateTime<Utc>>,
 }
 
-/// A ticket of the team, locked until the transaction ends, with the database's clock.
+/// A ticket of the scope, locked until the transaction ends, with the database's clock.
 pub fn lock(
     conn: &mut PgConnection,
-    team_id: Uuid,
+    scope: &TicketScope,
     id: Uuid,
 ) -> AppResult<(Ticket, DateTime<Utc>)> {
-    tickets::table
-        .filter(tickets::team_id.eq(team_id))
+    let query = tickets::table
+        .filter(tickets::team_id.eq(scope.team_id))
         .filter(tickets::id.eq(id))
         .select((Ticket::as_select(), sql::<Timestamptz>("clock_timestamp()")))
-        .for_update()
-        .first(conn)
-        .optional()?
-        .ok_or(AppError::NotFound("ticket"))
+        .for_update();
+    let found = match &scope.distinct_id {
+        Some(distinct_id) => query
+            .filter(tickets::distinct_id.eq(distinct_id))
+            .first(conn)
+            .optional()?,
+        None => query.first(conn).optional()?,
+    };
+    found.ok_or(AppError::NotFound("ticket"))
 }
 
 /// The time of a change to a ticket last changed at `previous`: the clock, but always
@@ -237,7 +243,7 @@ pub fn update(
     actor: Option<Uuid>,
 ) -> AppResult<Ticket> {
     let tags = validate_patch(patch)?;
-    let (ticket, clock) = lock(conn, team_id, id)?;
+    let (ticket, clock) = lock(conn, &TicketScope::team(team_id), id)?;
     if let Some(expected) = expected_updated_at {
         if expected.timestamp_micros() != ticket.updated_at.timestamp_micros() {
             return Err(AppError::Conflict(format!(

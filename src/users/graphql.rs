@@ -11,9 +11,12 @@ impl User {
         self.id
     }
 
-    /// The user's email address.
-    async fn email(&self) -> &str {
-        &self.email
+    /// The user's email address (not shown to customer tokens: FORBIDDEN).
+    async fn email(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<&str> {
+        use crate::error::IntoGql;
+        let rc = crate::graphql::context::RequestContext::of(ctx)?;
+        rc.viewer.require_team().gql()?;
+        Ok(&self.email)
     }
 
     /// The user's name.

@@ -4,6 +4,7 @@ mod helpers;
 
 mod cli;
 mod concurrency;
+mod customers;
 mod dataloaders;
 mod graphql_http;
 mod http_surface;

@@ -32,16 +32,18 @@ use async_graphql::{Data, Executor};
 use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, Stream};
 use serde_json::{json, Value};
+use tokio::sync::{broadcast, oneshot};
 
 pub use self::connection::Admit;
-use self::connection::Connection;
+use self::connection::{Connection, Shutdown};
 use self::frame_limit::FrameLimit;
 pub use self::operation::{Admission, Authorize};
+use self::protocol::{close, CloseFrame};
 use super::AppState;
-use crate::auth::bearer::authenticate;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
 use crate::graphql::loaders::{loaders, RequestActivity};
+use crate::tickets::TicketScope;
 
 /// The limits of every websocket connection.
 #[derive(Clone, Copy, Debug)]
@@ -95,13 +97,13 @@ pub type AuthorizeKey = Arc<
 pub fn reauthenticate() -> AuthorizeKey {
     Arc::new(|state, credentials| {
         async move {
-            let viewer = authenticate(
-                &state.db,
-                &state.key_usage,
-                Some(&credentials.authorization),
-            )
-            .await?;
-            if viewer.key_id == credentials.viewer.key_id {
+            let viewer = state
+                .auth
+                .authenticate(Some(&credentials.authorization))
+                .await?;
+            if viewer.key_id == credentials.viewer.key_id
+                && viewer.customer == credentials.viewer.customer
+            {
                 Ok(())
             } else {
                 Err(AppError::Unauthenticated("the API key changed"))
@@ -145,19 +147,89 @@ fn serve_app(
     authorize: AuthorizeKey,
 ) -> actix_web::Result<HttpResponse> {
     let schema = state.schema.clone();
-    accept(req, payload, schema, settings, admit(state, authorize))
+    let (close, shutdown) = closer();
+    accept(
+        req,
+        payload,
+        schema,
+        settings,
+        admit(state, authorize, close),
+        shutdown,
+    )
 }
 
-/// Authenticates `connection_init` and builds what every operation runs with.
-fn admit(state: web::Data<AppState>, authorize: AuthorizeKey) -> Admit {
+/// A way to close a connection from outside: the sender is handed to whoever decides,
+/// the `Shutdown` to the connection loop.
+fn closer() -> (oneshot::Sender<CloseFrame>, Shutdown) {
+    let (close, closed) = oneshot::channel();
+    let shutdown = async move {
+        match closed.await {
+            Ok(frame) => frame,
+            Err(_) => std::future::pending().await,
+        }
+    }
+    .boxed_local();
+    (close, shutdown)
+}
+
+/// Closes the connection (4403) when its credential stops being valid: its API key is
+/// revoked (on any replica: revocations come through LISTEN/NOTIFY) or its customer token
+/// expires. Ends by itself with the connection.
+fn watch_credential(state: &AppState, viewer: &Viewer, mut close: oneshot::Sender<CloseFrame>) {
+    let mut revocations = state.broker.revocations();
+    let (key_id, expires_at) = (viewer.key_id, viewer.expires_at);
+    actix_web::rt::spawn(async move {
+        let revoked = async {
+            let Some(key_id) = key_id else {
+                return std::future::pending().await;
+            };
+            loop {
+                match revocations.recv().await {
+                    Ok(revoked) if revoked == key_id => return,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return std::future::pending().await
+                    }
+                    _ => continue,
+                }
+            }
+        };
+        let expired = async {
+            match expires_at {
+                Some(at) => {
+                    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(left).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let reason = tokio::select! {
+            _ = close.closed() => return,
+            _ = revoked => "Forbidden: the API key was revoked",
+            _ = expired => "Forbidden: the token expired",
+        };
+        let _ = close.send(CloseFrame::new(close::FORBIDDEN, reason));
+    });
+}
+
+/// Authenticates `connection_init` and builds what every operation runs with; from then
+/// on the credential is watched (`watch_credential`).
+fn admit(
+    state: web::Data<AppState>,
+    authorize: AuthorizeKey,
+    close: oneshot::Sender<CloseFrame>,
+) -> Admit {
     Box::new(move |payload| {
         async move {
             let authorization = payload.as_ref().and_then(authorization);
-            let viewer =
-                authenticate(&state.db, &state.key_usage, authorization.as_deref()).await?;
+            let viewer = state.auth.authenticate(authorization.as_deref()).await?;
+            watch_credential(&state, &viewer, close);
             let activity = RequestActivity::default();
             let mut data = Data::default();
-            data.insert(loaders(state.db.clone(), viewer.team_id, activity.clone()));
+            data.insert(loaders(
+                state.db.clone(),
+                TicketScope::of(&viewer),
+                activity.clone(),
+            ));
             data.insert(viewer.clone());
             let credentials = Credentials {
                 viewer,
@@ -189,12 +261,13 @@ fn authorization(payload: &Value) -> Option<String> {
 
 /// Accepts the upgrade in the subprotocol the client offers, and runs the connection on
 /// this worker. Without a subprotocol we speak: 400, no upgrade.
-pub fn accept<E: Executor>(
+fn accept<E: Executor>(
     req: &HttpRequest,
     payload: web::Payload,
     executor: E,
     settings: WsSettings,
     admit: Admit,
+    shutdown: Shutdown,
 ) -> actix_web::Result<HttpResponse> {
     let offered = req
         .headers()
@@ -215,8 +288,6 @@ pub fn accept<E: Executor>(
         .aggregate_continuations()
         .max_continuation_size(settings.max_message_bytes);
     let connection = Connection::new(executor, protocol, settings, session, admit);
-    // Nothing closes connections from outside yet; a key revocation could, through here.
-    let shutdown = std::future::pending().boxed_local();
     actix_web::rt::spawn(connection.run(messages, shutdown));
     Ok(response)
 }

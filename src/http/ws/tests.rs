@@ -96,6 +96,7 @@ impl Toy {
                                 schema.clone(),
                                 settings,
                                 admit,
+                                futures_util::FutureExt::boxed_local(std::future::pending()),
                             ))
                         }),
                     )

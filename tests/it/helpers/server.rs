@@ -3,6 +3,7 @@ use std::sync::mpsc;
 
 use actix_web::dev::ServerHandle;
 use ticketgate::app::App;
+use ticketgate::auth::customer_tokens::TokenSecret;
 use ticketgate::config::ServeOptions;
 
 /// A ticketgate server on a free port, in a thread of its own with its own actix system,
@@ -15,6 +16,20 @@ pub struct TestServer {
 pub struct TestServerBuilder {
     url: String,
     options: ServeOptions,
+    tokens: Option<TokenSecret>,
+}
+
+/// The customer-token secret of test servers (see `customer_token`).
+pub const TEST_TOKEN_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+/// A customer token for `distinct_id` of `team`, valid for `seconds`, signed as test
+/// servers expect.
+pub fn customer_token(team: uuid::Uuid, distinct_id: &str, seconds: i64) -> String {
+    TokenSecret::new(TEST_TOKEN_SECRET).expect("secret").mint(
+        team,
+        distinct_id,
+        chrono::Utc::now() + chrono::Duration::seconds(seconds),
+    )
 }
 
 impl TestServerBuilder {
@@ -27,7 +42,7 @@ impl TestServerBuilder {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                match App::build(&self.url, &self.options).await {
+                match App::build(&self.url, &self.options, self.tokens).await {
                     Ok(app) => {
                         let _ = tx.send(Ok((app.addr(), app.handle())));
                         let _ = app.run().await;
@@ -61,6 +76,7 @@ impl TestServer {
         TestServerBuilder {
             url: url.to_string(),
             options,
+            tokens: TokenSecret::new(TEST_TOKEN_SECRET),
         }
     }
 

@@ -1,109 +1,22 @@
-//! What each subcommand does. `main.rs` only parses and dispatches here.
+//! `ticketgate serve`: the server, with the local cluster, the first-start demo team and
+//! signal handling.
 
-use std::io::IsTerminal;
-
-use crate::app::{App, Database, StartupError};
+use crate::app::{App, StartupError};
 use crate::auth::api_keys;
 use crate::auth::viewer::Scope;
-use crate::config::{
-    ApiKeyCommand, ApiKeyCreateArgs, Cli, Command, GlobalOptions, SeedArgs, ServeOptions,
-};
+use crate::config::{GlobalOptions, ServeOptions};
 use crate::error::AppError;
-use crate::{db, graphql, seed, teams, users};
+use crate::{db, seed, teams};
 
-pub fn run(cli: Cli) -> Result<(), StartupError> {
-    match cli
-        .command
-        .unwrap_or(Command::Serve(ServeOptions::default()))
-    {
-        Command::Serve(options) => serve(&cli.global, &options),
-        Command::Migrate => migrate(&cli.global),
-        Command::Seed(args) => seed_team(&cli.global, &args),
-        Command::ApiKey(ApiKeyCommand::Create(args)) => create_api_key(&cli.global, &args),
-        Command::PrintSchema => {
-            print!("{}", graphql::schema::sdl());
-            Ok(())
-        }
-    }
-}
+use super::{open, token_secret};
 
-fn open(global: &GlobalOptions) -> Result<Database, StartupError> {
-    Database::open(global.database_url.as_deref(), &global.data_dir)
-}
-
-fn migrate(global: &GlobalOptions) -> Result<(), StartupError> {
-    let database = open(global)?;
-    let applied = crate::app::migrate(&database.url)?;
-    if applied.is_empty() {
-        eprintln!("the database is up to date");
-    }
-    for version in applied {
-        eprintln!("applied migration {version}");
-    }
-    Ok(())
-}
-
-fn seed_team(global: &GlobalOptions, args: &SeedArgs) -> Result<(), StartupError> {
-    let database = open(global)?;
-    crate::app::migrate(&database.url)?;
-    let mut conn = db::connect(&database.url)?;
-    let report = seed::seed(
-        &mut conn,
-        &seed::SeedOptions {
-            team_slug: args.team.clone(),
-            tickets: args.tickets,
-            progress: std::io::stderr().is_terminal(),
-            rng_seed: args.rng_seed,
-        },
-    )?;
-    let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
-    eprintln!(
-        "seeded team `{}`: {} tickets, {} messages, {} persons in {:.1} s ({:.0} tickets/s)",
-        args.team,
-        report.tickets,
-        report.messages,
-        report.persons,
-        seconds,
-        report.tickets as f64 / seconds
-    );
-    Ok(())
-}
-
-fn create_api_key(global: &GlobalOptions, args: &ApiKeyCreateArgs) -> Result<(), StartupError> {
-    let database = open(global)?;
-    crate::app::migrate(&database.url)?;
-    let mut conn = db::connect(&database.url)?;
-    let team = teams::queries::find_by_slug(&mut conn, &args.team)?
-        .ok_or_else(|| StartupError::Invalid(format!("no team `{}`", args.team)))?;
-    let user_id = match &args.user {
-        None => None,
-        Some(email) => Some(
-            users::queries::find_in_team_organization(&mut conn, team.id, email)?
-                .ok_or_else(|| {
-                    StartupError::Invalid(format!(
-                        "no user `{email}` in the organisation of team `{}`",
-                        args.team
-                    ))
-                })?
-                .id,
-        ),
-    };
-    let scopes: &[Scope] = if args.read_only {
-        &[Scope::Read]
-    } else {
-        &[Scope::Read, Scope::Write]
-    };
-    let (_, key) = api_keys::create(&mut conn, team.id, user_id, &args.name, scopes)?;
-    println!("{key}");
-    Ok(())
-}
-
-fn serve(global: &GlobalOptions, options: &ServeOptions) -> Result<(), StartupError> {
+pub fn serve(global: &GlobalOptions, options: &ServeOptions) -> Result<(), StartupError> {
     actix_web::rt::System::new().block_on(async {
         // Signals are ours from the first moment: a Ctrl-C during start-up must still stop
         // the server cleanly (and leave the local cluster), never kill the process outright.
         let shutdown = ShutdownSignal::install()?;
         let database = open(global)?;
+        let tokens = token_secret(global, &database)?;
         let demo_key = if database.created && !options.no_demo {
             crate::app::migrate(&database.url)?;
             Some(seed_demo(&database.url)?)
@@ -111,7 +24,7 @@ fn serve(global: &GlobalOptions, options: &ServeOptions) -> Result<(), StartupEr
             None
         };
         let started = std::time::Instant::now();
-        let app = App::build(&database.url, options).await?;
+        let app = App::build(&database.url, options, tokens).await?;
         tracing::info!(
             addr = %app.addr(),
             startup_ms = started.elapsed().as_millis() as u64,
