@@ -149,6 +149,8 @@ impl App {
             &SchemaOptions {
                 max_depth: options.max_depth,
                 max_complexity: options.max_complexity,
+                max_aliases: options.max_aliases,
+                max_root_fields: options.max_root_fields,
                 introspection: options.introspection,
             },
         );
@@ -158,11 +160,16 @@ impl App {
             db: db.clone(),
             metrics,
             auth: Authenticator::new(db.clone(), tokens),
+            rate_limit: http::rate_limit::RateLimit::new(
+                options.rate_limit_per_second,
+                options.rate_limit_burst,
+            ),
             broker: broker.clone(),
             limits: HttpLimits {
                 max_body_bytes: options.max_body_bytes,
                 max_batch: options.max_batch,
             },
+            ws_slots: http::ws::slots::ConnectionSlots::new(options.ws_max_connections_per_key),
             ws: http::ws::WsSettings {
                 init_timeout: Duration::from_millis(options.ws_init_timeout_ms),
                 keepalive: Duration::from_millis(options.ws_keepalive_ms),
@@ -246,6 +253,7 @@ async fn start_listener(url: &str, broker: Arc<Broker>) -> tokio::task::JoinHand
 }
 
 async fn flush_key_usage(state: &AppState) {
+    state.rate_limit.forget_idle();
     let usage = state.auth.usage().clone();
     if let Err(err) = state.db.run(move |conn| Ok(usage.flush(conn)?)).await {
         tracing::warn!(error = %err, "could not record API key usage");

@@ -98,9 +98,34 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
 
-    /// Largest query complexity accepted.
-    #[arg(long, env = "TICKETGATE_MAX_COMPLEXITY", default_value_t = 5000)]
+    /// Largest query complexity accepted: each field costs 1, and lists cost their page
+    /// size (`first`/`last`, 50 by default) times what each item selects.
+    #[arg(long, env = "TICKETGATE_MAX_COMPLEXITY", default_value_t = 200_000)]
     pub max_complexity: usize,
+
+    /// Most aliased fields in one operation.
+    #[arg(long, env = "TICKETGATE_MAX_ALIASES", default_value_t = 100)]
+    pub max_aliases: usize,
+
+    /// Most root fields in one operation.
+    #[arg(long, env = "TICKETGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
+
+    /// Requests per second per API key (or customer), on average; 0: no limit.
+    #[arg(long, env = "TICKETGATE_RATE_LIMIT_PER_SECOND", default_value_t = 50)]
+    pub rate_limit_per_second: u32,
+
+    /// Requests a key may send at once above the average.
+    #[arg(long, env = "TICKETGATE_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// Most websocket connections open at once per API key (or customer), per replica.
+    #[arg(
+        long,
+        env = "TICKETGATE_WS_MAX_CONNECTIONS_PER_KEY",
+        default_value_t = 50
+    )]
+    pub ws_max_connections_per_key: usize,
 
     /// Whether introspection (and field suggestions) are enabled.
     #[arg(long, env = "TICKETGATE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]

@@ -105,6 +105,13 @@ pub fn decode_cursor(argument: &str, query: &str, cursor: &str) -> Result<Positi
     })
 }
 
+/// What a page costs in the complexity budget: its size (50 when not given, never below
+/// 1 so that `first: 0` still pays for its fields), times what each item selects.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.or(last).unwrap_or(50).clamp(1, i32::MAX) as usize;
+    size.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Validates Relay arguments into one page request.
 pub fn page_request(
     limits: PageLimits,

@@ -4,6 +4,7 @@ use async_graphql::{MergedObject, Schema};
 
 use super::context::SchemaData;
 use super::error_codes::ErrorCodes;
+use super::limits::DocumentLimits;
 use super::subscriptions::SubscriptionRoot;
 use crate::auth::graphql::AuthMutation;
 use crate::messages::graphql::MessageMutation;
@@ -25,6 +26,8 @@ pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 pub struct SchemaOptions {
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
     pub introspection: bool,
 }
 
@@ -32,7 +35,9 @@ impl Default for SchemaOptions {
     fn default() -> Self {
         SchemaOptions {
             max_depth: 12,
-            max_complexity: 5_000,
+            max_complexity: 200_000,
+            max_aliases: 100,
+            max_root_fields: 20,
             introspection: true,
         }
     }
@@ -42,6 +47,10 @@ impl Default for SchemaOptions {
 pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .extension(ErrorCodes)
+        .extension(DocumentLimits {
+            max_aliases: options.max_aliases,
+            max_root_fields: options.max_root_fields,
+        })
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity);
     if !options.introspection {

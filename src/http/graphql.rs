@@ -23,6 +23,8 @@ struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds, for `Retry-After` (rate limit).
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -31,6 +33,7 @@ impl Refusal {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -49,6 +52,9 @@ impl Refusal {
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.body(body.to_string())
     }
@@ -81,9 +87,27 @@ fn negotiated(req: &HttpRequest) -> Result<ResponseType, Refusal> {
     })
 }
 
+/// The caller, within their rate limit.
 async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Refusal> {
     let authorization = header_str(req, header::AUTHORIZATION);
-    Ok(state.auth.authenticate(authorization).await?)
+    let viewer = state.auth.authenticate(authorization).await?;
+    state.rate_limit.check(&viewer).map_err(|wait| {
+        let seconds = retry_after(wait);
+        Refusal {
+            retry_after: Some(seconds),
+            ..Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("too many requests for this key: retry in {seconds} s"),
+            )
+        }
+    })?;
+    Ok(viewer)
+}
+
+/// Whole seconds to wait, at least one (`Retry-After` takes seconds).
+fn retry_after(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// `POST /graphql`: one operation, or a batch as a JSON array.

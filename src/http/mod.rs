@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod negotiate;
+pub mod rate_limit;
 pub mod ws;
 
 use std::sync::Arc;
@@ -29,10 +30,12 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub auth: Authenticator,
+    pub rate_limit: rate_limit::RateLimit,
     /// Events and key revocations from every replica (subscriptions, websocket closing).
     pub broker: Arc<crate::events::Broker>,
     pub limits: HttpLimits,
     pub ws: ws::WsSettings,
+    pub ws_slots: ws::slots::ConnectionSlots,
 }
 
 /// `Upgrade: websocket`, in any letter case (RFC 6455 compares it case-insensitively).

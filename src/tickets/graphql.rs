@@ -228,6 +228,7 @@ impl Ticket {
     /// The conversation, oldest first. Private notes only with `includePrivate: true`;
     /// deleted messages never.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::pagination::page_cost(first, last, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -288,6 +289,7 @@ impl TicketQuery {
     /// Your team's tickets matching `filter`, in `orderBy` order (default: newest update
     /// first), as a Relay connection with keyset cursors.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::pagination::page_cost(first, last, child_complexity)")]
     async fn tickets(
         &self,
         ctx: &Context<'_>,

@@ -8,6 +8,7 @@ mod customers;
 mod dataloaders;
 mod graphql_http;
 mod http_surface;
+mod limits;
 mod local_pg;
 mod migrations;
 mod mutations;

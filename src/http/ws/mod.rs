@@ -15,6 +15,7 @@ mod frame_limit;
 mod legacy_ws;
 mod operation;
 mod protocol;
+pub mod slots;
 mod transport_ws;
 
 #[cfg(test)]
@@ -175,7 +176,12 @@ fn closer() -> (oneshot::Sender<CloseFrame>, Shutdown) {
 /// Closes the connection (4403) when its credential stops being valid: its API key is
 /// revoked (on any replica: revocations come through LISTEN/NOTIFY) or its customer token
 /// expires. Ends by itself with the connection.
-fn watch_credential(state: &AppState, viewer: &Viewer, mut close: oneshot::Sender<CloseFrame>) {
+fn watch_credential(
+    state: &AppState,
+    viewer: &Viewer,
+    mut close: oneshot::Sender<CloseFrame>,
+    slot: slots::Slot,
+) {
     let mut revocations = state.broker.revocations();
     let (key_id, expires_at) = (viewer.key_id, viewer.expires_at);
     actix_web::rt::spawn(async move {
@@ -202,6 +208,8 @@ fn watch_credential(state: &AppState, viewer: &Viewer, mut close: oneshot::Sende
                 None => std::future::pending().await,
             }
         };
+        // The connection's slot is held for as long as this watcher runs: until it ends.
+        let _slot = slot;
         let reason = tokio::select! {
             _ = close.closed() => return,
             _ = revoked => "Forbidden: the API key was revoked",
@@ -222,7 +230,10 @@ fn admit(
         async move {
             let authorization = payload.as_ref().and_then(authorization);
             let viewer = state.auth.authenticate(authorization.as_deref()).await?;
-            watch_credential(&state, &viewer, close);
+            let slot = state.ws_slots.acquire(&viewer).ok_or_else(|| {
+                AppError::Forbidden("too many websocket connections for this key".into())
+            })?;
+            watch_credential(&state, &viewer, close, slot);
             let activity = RequestActivity::default();
             let mut data = Data::default();
             data.insert(loaders(

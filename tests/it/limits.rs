@@ -1,0 +1,238 @@
+//! Limits against abuse: depth, complexity priced by page size, aliases, root fields,
+//! per-key rate, websocket connections per key, statement and pool timeouts, and
+//! introspection switched off. Each refusal has its own code; none is a 5xx.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::json;
+use ticketgate::auth::viewer::Scope;
+
+use crate::helpers::fixtures::{self, TicketSpec};
+use crate::helpers::ws::{self, closed};
+use crate::helpers::{self, test_db, TestServer};
+
+fn team_and_key(db: &helpers::TestDb) -> (uuid::Uuid, String) {
+    let team = fixtures::team(&mut db.conn(), "acme");
+    (
+        team,
+        helpers::create_key(&db.url, team, &[Scope::Read, Scope::Write]),
+    )
+}
+
+#[tokio::test]
+async fn documents_that_are_too_deep_complex_or_wide_are_refused() {
+    let db = test_db();
+    let (_, key) = team_and_key(&db);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+
+    // 13 levels: ticket → messages → nodes → ticket → …
+    let mut deep = "id".to_string();
+    for _ in 0..4 {
+        deep = format!("messages(first: 1) {{ nodes {{ ticket {{ {deep} }} }} }}");
+    }
+    let deep = format!("{{ ticket(number: 1) {{ {deep} }} }}");
+    assert_eq!(client.error_code(&deep, json!({})).await, "QUERY_TOO_DEEP");
+
+    let costly =
+        "{ tickets(first: 500) { nodes { messages(first: 500) { nodes { id content } } } } }";
+    assert_eq!(
+        client.error_code(costly, json!({})).await,
+        "QUERY_TOO_COMPLEX"
+    );
+    // A dashboard's page is far within the budget.
+    client
+        .data("{ tickets(first: 50) { nodes { id status person { name } messages(last: 5) { nodes { content } } } } }", json!({}))
+        .await;
+
+    let aliases = |n: usize| {
+        format!(
+            "{{ {} }}",
+            (0..n)
+                .map(|i| format!("a{i}: __typename"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    client.data(&aliases(20), json!({})).await;
+    assert_eq!(
+        client.error_code(&aliases(101), json!({})).await,
+        "TOO_MANY_ALIASES"
+    );
+    let (status, body) = client.post(&aliases(10_000), json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TOO_MANY_ALIASES");
+
+    let roots = (0..21)
+        .map(|i| format!("t{i}: unreadCount"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let server_many = TestServer::builder(&db.url)
+        .options(|o| o.max_aliases = 1000)
+        .start();
+    let code = server_many
+        .client(&key)
+        .error_code(&format!("{{ {roots} }}"), json!({}))
+        .await;
+    assert_eq!(code, "TOO_MANY_ROOT_FIELDS");
+}
+
+#[tokio::test]
+async fn each_key_has_its_own_rate() {
+    let db = test_db();
+    let (team, key) = team_and_key(&db);
+    let other = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::builder(&db.url)
+        .options(|o| {
+            o.rate_limit_per_second = 1;
+            o.rate_limit_burst = 3;
+        })
+        .start();
+    let http = reqwest::Client::new();
+    let ask = |key: &str| {
+        http.post(server.url("/graphql"))
+            .bearer_auth(key)
+            .json(&json!({ "query": "{ unreadCount }" }))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(ask(&key).await.unwrap().status(), 200);
+    }
+    let limited = ask(&key).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(
+        ask(&other).await.unwrap().status(),
+        200,
+        "another key is not affected"
+    );
+}
+
+#[tokio::test]
+async fn websocket_connections_per_key_are_capped() {
+    let db = test_db();
+    let (_, key) = team_and_key(&db);
+    let server = TestServer::builder(&db.url)
+        .options(|o| o.ws_max_connections_per_key = 2)
+        .start();
+    let first = ws::ready(&server.ws_url(), &key).await;
+    let _second = ws::ready(&server.ws_url(), &key).await;
+    let mut third = ws::connect(&server.ws_url(), ws::MODERN).await;
+    ws::send(&mut third, ws::init(&key)).await;
+    assert_eq!(closed(&mut third).await.0, 4403);
+    // A closed connection gives its slot back.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = ws::connect(&server.ws_url(), ws::MODERN).await;
+        ws::send(&mut again, ws::init(&key)).await;
+        let reply = ws::next(&mut again).await;
+        if matches!(&reply, Some(tokio_tungstenite::tungstenite::Message::Text(t)) if t.contains("connection_ack"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slot was never freed: {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_busy_pool_answers_db_unavailable_quickly() {
+    let db = test_db();
+    let (team, key) = team_and_key(&db);
+    let ticket = fixtures::insert_ticket(&mut db.conn(), team, &TicketSpec::default());
+    let server = TestServer::builder(&db.url)
+        .options(|o| {
+            o.pool_size = 1;
+            o.pool_timeout_ms = 300;
+        })
+        .start();
+    let client = server.client(&key);
+    client.data("{ unreadCount }", json!({})).await;
+    // Hold the ticket's row: a write through the server waits on it with the pool's only
+    // connection, so the next request finds no connection.
+    let mut holder = db.conn();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query(format!(
+        "SELECT 1 FROM tickets WHERE id = '{ticket}' FOR UPDATE"
+    ))
+    .execute(&mut holder)
+    .unwrap();
+    let writer = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .post(
+                    "mutation($t: UUID!) { sendMessage(ticketId: $t, content: \"x\") { id } }",
+                    json!({ "t": ticket }),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let (status, body) = client.post("{ unreadCount }", json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "DB_UNAVAILABLE");
+    // Once the row is free, the waiting write goes through: nothing was lost.
+    diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+    let (status, body) = writer.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[test]
+fn a_statement_over_the_timeout_is_db_unavailable() {
+    let db = test_db();
+    let mut conn = db.conn();
+    diesel::sql_query("SET statement_timeout = 50")
+        .execute(&mut conn)
+        .unwrap();
+    let err = diesel::sql_query("SELECT pg_sleep(1)")
+        .execute(&mut conn)
+        .unwrap_err();
+    let app = ticketgate::error::AppError::from(err);
+    assert_eq!(app.code(), "DB_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn introspection_and_suggestions_can_be_switched_off() {
+    let db = test_db();
+    let (_, key) = team_and_key(&db);
+    let server = TestServer::builder(&db.url)
+        .options(|o| o.introspection = false)
+        .start();
+    let client = server.client(&key);
+    // The schema is not revealed (async-graphql answers null rather than an error).
+    let (_, body) = client
+        .post("{ __schema { types { name } } }", json!({}))
+        .await;
+    assert!(
+        body["data"].is_null() || body["data"]["__schema"].is_null(),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("TicketStatus"), "{body}");
+    let (_, body) = client.post("{ ticketz { id } }", json!({})).await;
+    assert!(!body.to_string().contains("Did you mean"), "{body}");
+    // On by default.
+    let open = TestServer::start(&db.url);
+    open.client(&key)
+        .data("{ __schema { queryType { name } } }", json!({}))
+        .await;
+}
