@@ -186,6 +186,8 @@ impl App {
                 .configure(http::routes)
         })
         .shutdown_timeout(10)
+        // Small responses and websocket messages go out at once (no Nagle delay).
+        .tcp_nodelay(true)
         // `serve` handles SIGINT/SIGTERM itself, from before the server exists.
         .disable_signals();
         if let Some(workers) = options.workers {

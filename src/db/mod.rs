@@ -4,6 +4,7 @@
 pub mod local_pg;
 pub mod migrations;
 pub mod schema;
+pub mod sql;
 
 use std::time::Duration;
 

@@ -1,9 +1,15 @@
-use std::collections::{HashSet, VecDeque};
+use std::any::Any;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
+
+use crate::error::AppError;
 
 /// What happened, as recorded in the `events` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -44,6 +50,35 @@ pub struct Event {
     pub message: Option<Uuid>,
 }
 
+type Loaded = Arc<dyn Any + Send + Sync>;
+type Pending = Shared<BoxFuture<'static, Result<Loaded, Arc<AppError>>>>;
+
+/// Reads shared between the subscriptions of one event; the oldest are forgotten.
+#[derive(Default)]
+struct Memo {
+    entries: HashMap<(i64, String), Pending>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Memo {
+    const CAPACITY: usize = 4096;
+
+    fn get_or_insert(&mut self, key: (i64, String), make: impl FnOnce() -> Pending) -> Pending {
+        if let Some(pending) = self.entries.get(&key) {
+            return pending.clone();
+        }
+        let pending = make();
+        self.entries.insert(key.clone(), pending.clone());
+        self.order.push_back(key);
+        while self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+        pending
+    }
+}
+
 /// Remembers the last events delivered, so a replay after a reconnect never delivers one
 /// twice.
 struct Seen {
@@ -73,6 +108,7 @@ impl Seen {
 pub struct Broker {
     sender: broadcast::Sender<Arc<Event>>,
     seen: Mutex<Seen>,
+    memo: Mutex<Memo>,
     /// API keys revoked anywhere: their websocket connections close.
     revoked: broadcast::Sender<Uuid>,
 }
@@ -84,6 +120,7 @@ impl Broker {
         Arc::new(Broker {
             sender,
             revoked,
+            memo: Mutex::new(Memo::default()),
             seen: Mutex::new(Seen {
                 order: VecDeque::new(),
                 set: HashSet::new(),
@@ -102,6 +139,34 @@ impl Broker {
 
     pub fn revocations(&self) -> broadcast::Receiver<Uuid> {
         self.revoked.subscribe()
+    }
+
+    /// What `load` gives for this event and `key`, computed once in this process however
+    /// many subscriptions ask: a message fanned out to a thousand subscribers of one
+    /// ticket is read once, not a thousand times. Keys name what is read and for whom
+    /// (the scope, the filter), so subscriptions share only what they would read alike.
+    pub async fn once<T, F>(&self, seq: i64, key: String, load: F) -> Result<T, Arc<AppError>>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<T, AppError>> + Send + 'static,
+    {
+        let pending = {
+            let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+            memo.get_or_insert((seq, key), || {
+                async move {
+                    load.await
+                        .map(|value| Arc::new(value) as Loaded)
+                        .map_err(Arc::new)
+                }
+                .boxed()
+                .shared()
+            })
+        };
+        let loaded = pending.await?;
+        loaded
+            .downcast_ref::<T>()
+            .cloned()
+            .ok_or_else(|| Arc::new(AppError::internal("event memo of another type")))
     }
 
     /// Hands an event to every current subscription, once: false for a repeat.
@@ -143,6 +208,28 @@ mod tests {
         assert_eq!(receiver.try_recv().unwrap().seq, 1);
         assert_eq!(receiver.try_recv().unwrap().seq, 2);
         assert!(receiver.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn an_events_read_is_shared() {
+        let broker = Broker::new(16);
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let read = |reads: Arc<std::sync::atomic::AtomicUsize>| async move {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, AppError>(42u32)
+        };
+        for _ in 0..3 {
+            let value = broker
+                .once(7, "k".into(), read(reads.clone()))
+                .await
+                .unwrap();
+            assert_eq!(value, 42);
+        }
+        broker
+            .once(7, "other".into(), read(reads.clone()))
+            .await
+            .unwrap();
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -3,6 +3,7 @@ use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::broker::EventKind;
+use crate::db::sql::Statement;
 
 /// The NOTIFY channel every replica listens on.
 pub const CHANNEL: &str = "ticketgate_events";
@@ -16,19 +17,23 @@ pub fn publish(
     ticket_id: Uuid,
     message_id: Option<Uuid>,
 ) -> QueryResult<()> {
-    diesel::sql_query(
-        "WITH e AS (INSERT INTO events (team_id, kind, ticket_id, message_id) \
-                    VALUES ($1, $2, $3, $4) RETURNING seq, team_id, kind, ticket_id, message_id) \
-         SELECT pg_notify('ticketgate_events', json_build_object( \
-                    'seq', seq, 'team', team_id, 'kind', kind, 'ticket', ticket_id, \
-                    'message', message_id)::text) FROM e",
-    )
-    .bind::<SqlUuid, _>(team_id)
-    .bind::<Text, _>(kind.as_db())
-    .bind::<SqlUuid, _>(ticket_id)
-    .bind::<Nullable<SqlUuid>, _>(message_id)
-    .execute(conn)
-    .map(|_| ())
+    Statement::new()
+        .sql("WITH e AS (INSERT INTO events (team_id, kind, ticket_id, message_id) VALUES (")
+        .bind::<SqlUuid, _>(team_id)
+        .sql(", ")
+        .bind::<Text, _>(kind.as_db())
+        .sql(", ")
+        .bind::<SqlUuid, _>(ticket_id)
+        .sql(", ")
+        .bind::<Nullable<SqlUuid>, _>(message_id)
+        .sql(
+            ") RETURNING seq, team_id, kind, ticket_id, message_id) \
+             SELECT pg_notify('ticketgate_events', json_build_object( \
+                 'seq', seq, 'team', team_id, 'kind', kind, 'ticket', ticket_id, \
+                 'message', message_id)::text) FROM e",
+        )
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Removes events older than `keep` (replays never reach that far back).

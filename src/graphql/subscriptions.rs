@@ -10,6 +10,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::context::RequestContext;
+use super::pagination;
 use crate::auth::Viewer;
 use crate::db::Db;
 use crate::error::{AppError, IntoGql};
@@ -100,6 +101,34 @@ impl Subscriber {
     }
 }
 
+/// Ends a subscription after its first error (after reporting it): a subscriber that
+/// missed an event must know it and subscribe again, rather than silently skip it.
+fn until_error<T, S>(stream: S) -> impl Stream<Item = Result<T>>
+where
+    S: Stream<Item = Result<T>>,
+{
+    stream.scan(false, |failed, item| {
+        let next = match *failed {
+            true => None,
+            false => {
+                *failed = item.is_err();
+                Some(item)
+            }
+        };
+        async move { next }
+    })
+}
+
+/// Reads shared by the subscriptions of one event (see `Broker::once`); failures are
+/// reported to each of them.
+async fn once<T, F>(broker: &Broker, seq: i64, key: String, load: F) -> Result<T>
+where
+    T: Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = std::result::Result<T, AppError>> + Send + 'static,
+{
+    broker.once(seq, key, load).await.gql()
+}
+
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
@@ -115,15 +144,16 @@ impl SubscriptionRoot {
         let sub = Subscriber::of(ctx)?;
         let team_id = sub.viewer.team_id;
         let scope = TicketScope::of(&sub.viewer);
+        let events = team_events(&sub.broker, team_id);
         sub.db
             .run(move |conn| {
                 tickets::find_by_id(conn, &scope, ticket_id)?.ok_or(AppError::NotFound("ticket"))
             })
             .await
             .gql()?;
-        let db = sub.db.clone();
+        let (db, broker) = (sub.db.clone(), sub.broker.clone());
         let customer = sub.viewer.is_customer();
-        Ok(team_events(&sub.broker, team_id)
+        let messages = events
             .filter(move |event| {
                 let wanted = match event {
                     Ok(event) => event.kind == EventKind::MessageAdded && event.ticket == ticket_id,
@@ -132,12 +162,15 @@ impl SubscriptionRoot {
                 async move { wanted }
             })
             .then(move |event| {
-                let db = db.clone();
+                let (db, broker) = (db.clone(), broker.clone());
                 async move {
-                    let message_id = event?.message.unwrap_or_default();
-                    db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
-                        .await
-                        .gql()
+                    let event = event?;
+                    let message_id = event.message.unwrap_or_default();
+                    let load = async move {
+                        db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
+                            .await
+                    };
+                    once(&broker, event.seq, "message".into(), load).await
                 }
             })
             // Private notes are the team's: a customer's subscription never sees them.
@@ -146,7 +179,8 @@ impl SubscriptionRoot {
                     Ok(Some(message)) if message.is_private && customer => None,
                     other => other.transpose(),
                 }
-            }))
+            });
+        Ok(until_error(messages))
     }
 
     /// Changes of the tickets matching `filter` (the same rules as the `tickets` query):
@@ -159,17 +193,30 @@ impl SubscriptionRoot {
         let sub = Subscriber::of(ctx)?;
         let filter = Arc::new(filter.unwrap_or_default());
         filter.validate("filter").gql()?;
-        let (db, scope) = (sub.db.clone(), TicketScope::of(&sub.viewer));
-        Ok(team_events(&sub.broker, scope.team_id)
+        let (db, broker, scope) = (
+            sub.db.clone(),
+            sub.broker.clone(),
+            TicketScope::of(&sub.viewer),
+        );
+        // Subscriptions with the same scope and filter share each event's check.
+        let key = format!("ticket:{scope:?}:{}", pagination::fingerprint(&*filter));
+        let changes = team_events(&sub.broker, scope.team_id)
             .then(move |event| {
-                let (db, filter, scope) = (db.clone(), filter.clone(), scope.clone());
+                let (db, broker, filter, scope, key) = (
+                    db.clone(),
+                    broker.clone(),
+                    filter.clone(),
+                    scope.clone(),
+                    key.clone(),
+                );
                 async move {
                     let event = event?;
                     let ticket_id = event.ticket;
-                    let ticket = db
-                        .run(move |conn| Ok(tickets::matching(conn, &scope, ticket_id, &filter)?))
-                        .await
-                        .gql()?;
+                    let load = async move {
+                        db.run(move |conn| Ok(tickets::matching(conn, &scope, ticket_id, &filter)?))
+                            .await
+                    };
+                    let ticket = once(&broker, event.seq, key, load).await?;
                     Ok(ticket.map(|ticket| TicketChange {
                         kind: TicketChangeKind::of(event.kind),
                         ticket,
@@ -177,34 +224,44 @@ impl SubscriptionRoot {
                     }))
                 }
             })
-            .filter_map(|change: Result<Option<TicketChange>>| async move { change.transpose() }))
+            .filter_map(|change: Result<Option<TicketChange>>| async move { change.transpose() });
+        Ok(until_error(changes))
     }
 
     /// The team's unread count (see `Query.unreadCount`): its value now, then each new
     /// value when it changes.
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<i64>>> {
         let sub = Subscriber::of(ctx)?;
-        let (db, scope) = (sub.db.clone(), TicketScope::of(&sub.viewer));
-        let team_id = scope.team_id;
-        let count = move |db: Db| {
+        let (db, broker, scope) = (
+            sub.db.clone(),
+            sub.broker.clone(),
+            TicketScope::of(&sub.viewer),
+        );
+        // Listening before the first count: a change committed in between is not missed.
+        let events = team_events(&sub.broker, scope.team_id);
+        let count = {
             let scope = scope.clone();
-            async move {
-                db.run(move |conn| Ok(tickets::unread_count(conn, &scope)?))
-                    .await
-                    .gql()
+            move |db: Db| {
+                let scope = scope.clone();
+                async move {
+                    db.run(move |conn| Ok(tickets::unread_count(conn, &scope)?))
+                        .await
+                }
             }
         };
-        let first = count(db.clone()).await?;
-        let changes = team_events(&sub.broker, team_id)
+        let first = count(db.clone()).await.gql()?;
+        let key = format!("unread:{scope:?}");
+        let changes = events
             .filter(|event| {
                 let relevant = !matches!(event, Ok(e) if e.kind == EventKind::TicketAssigned);
                 async move { relevant }
             })
             .then(move |event| {
-                let (db, count) = (db.clone(), count.clone());
+                let (db, broker, count, key) =
+                    (db.clone(), broker.clone(), count.clone(), key.clone());
                 async move {
-                    event?;
-                    count(db).await
+                    let event = event?;
+                    once(&broker, event.seq, key, count(db)).await
                 }
             })
             .scan(first, |last, value| {
@@ -219,7 +276,9 @@ impl SubscriptionRoot {
                 async move { Some(changed) }
             })
             .filter_map(|changed| async move { changed });
-        Ok(futures_util::stream::once(async move { Ok(first) }).chain(changes))
+        Ok(until_error(
+            futures_util::stream::once(async move { Ok(first) }).chain(changes),
+        ))
     }
 }
 

@@ -6,6 +6,7 @@ use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::model::Message;
+use crate::db::sql::Statement;
 use crate::graphql::pagination::Direction;
 
 /// The same page request for the messages of several tickets: oldest first, `size` of
@@ -30,36 +31,38 @@ pub fn pages_for_tickets(
     spec: &MessagePageSpec,
 ) -> QueryResult<HashMap<Uuid, MessagePage>> {
     let backward = spec.direction == Direction::Backward;
-    let (seek, order) = match backward {
-        false => (">", "ASC"),
-        true => ("<", "DESC"),
-    };
-    let private = if spec.include_private {
-        ""
-    } else {
-        " AND NOT m.is_private"
-    };
-    let cursor = if spec.from.is_some() {
-        format!(" AND (m.created_at, m.id) {seek} ($4, $5)")
-    } else {
-        String::new()
-    };
-    let text = format!(
-        "SELECT page.* FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL ( \
-           SELECT m.id, m.team_id, m.ticket_id, m.content, m.author_type, m.is_private, \
-                  m.created_by, m.deleted, m.created_at \
-           FROM messages m \
-           WHERE m.ticket_id = t.id AND m.team_id = $2 AND NOT m.deleted{private}{cursor} \
-           ORDER BY m.created_at {order}, m.id {order} LIMIT $3) AS page"
-    );
-    let mut query = diesel::sql_query(text)
-        .into_boxed()
+    let mut query = Statement::new()
+        .sql("SELECT page.* FROM unnest(")
         .bind::<Array<SqlUuid>, _>(ticket_ids.to_vec())
-        .bind::<SqlUuid, _>(team_id)
-        .bind::<BigInt, _>(spec.size + 1);
-    if let Some((at, id)) = spec.from {
-        query = query.bind::<Timestamptz, _>(at).bind::<SqlUuid, _>(id);
+        .sql(
+            "::uuid[]) AS t(id) CROSS JOIN LATERAL ( \
+               SELECT m.id, m.team_id, m.ticket_id, m.content, m.author_type, m.is_private, \
+                      m.created_by, m.deleted, m.created_at \
+               FROM messages m \
+               WHERE m.ticket_id = t.id AND NOT m.deleted AND m.team_id = ",
+        )
+        .bind::<SqlUuid, _>(team_id);
+    if !spec.include_private {
+        query = query.sql(" AND NOT m.is_private");
     }
+    if let Some((at, id)) = spec.from {
+        query = query
+            .sql(match backward {
+                false => " AND (m.created_at, m.id) > (",
+                true => " AND (m.created_at, m.id) < (",
+            })
+            .bind::<Timestamptz, _>(at)
+            .sql(", ")
+            .bind::<SqlUuid, _>(id)
+            .sql(")");
+    }
+    let query = query
+        .sql(match backward {
+            false => " ORDER BY m.created_at ASC, m.id ASC LIMIT ",
+            true => " ORDER BY m.created_at DESC, m.id DESC LIMIT ",
+        })
+        .bind::<BigInt, _>(spec.size + 1)
+        .sql(") AS page");
     let rows: Vec<Message> = query.load(conn)?;
     let mut pages: HashMap<Uuid, MessagePage> = ticket_ids
         .iter()

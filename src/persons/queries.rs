@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::sql::Statement;
+
 /// A person with all their distinct ids.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Person {
@@ -59,26 +61,37 @@ pub fn for_keys(
     team_id: Uuid,
     keys: &[PersonKey],
 ) -> QueryResult<HashMap<PersonKey, Person>> {
-    let distinct_ids: Vec<&str> = keys.iter().map(|k| k.distinct_id.as_str()).collect();
-    let emails: Vec<Option<&str>> = keys.iter().map(|k| k.email.as_deref()).collect();
-    let found: Vec<Found> = diesel::sql_query(
-        "SELECT w.distinct_id AS key_distinct_id, w.email AS key_email, \
-                p.id, p.properties, p.is_identified, p.created_at, \
-                ARRAY(SELECT d.distinct_id FROM person_distinct_ids d \
-                      WHERE d.person_id = p.id ORDER BY d.distinct_id) AS distinct_ids \
-         FROM unnest($2::text[], $3::text[]) AS w(distinct_id, email) \
-         JOIN persons p ON p.id = COALESCE( \
-             (SELECT d.person_id FROM person_distinct_ids d \
-              WHERE d.team_id = $1 AND d.distinct_id = w.distinct_id), \
-             (SELECT e.id FROM persons e \
-              WHERE w.email IS NOT NULL AND e.team_id = $1 \
-                AND lower(e.properties ->> 'email') = lower(w.email) \
-              ORDER BY e.created_at, e.id LIMIT 1))",
-    )
-    .bind::<SqlUuid, _>(team_id)
-    .bind::<Array<Text>, _>(distinct_ids)
-    .bind::<Array<Nullable<Text>>, _>(emails)
-    .load(conn)?;
+    let distinct_ids: Vec<String> = keys.iter().map(|k| k.distinct_id.clone()).collect();
+    let emails: Vec<Option<String>> = keys.iter().map(|k| k.email.clone()).collect();
+    let found: Vec<Found> = Statement::new()
+        .sql(
+            "SELECT w.distinct_id AS key_distinct_id, w.email AS key_email, \
+                    p.id, p.properties, p.is_identified, p.created_at, \
+                    ARRAY(SELECT d.distinct_id FROM person_distinct_ids d \
+                          WHERE d.person_id = p.id ORDER BY d.distinct_id) AS distinct_ids \
+             FROM unnest(",
+        )
+        .bind::<Array<Text>, _>(distinct_ids)
+        .sql("::text[], ")
+        .bind::<Array<Nullable<Text>>, _>(emails)
+        .sql(
+            "::text[]) AS w(distinct_id, email) \
+             JOIN persons p ON p.id = COALESCE( \
+                 (SELECT d.person_id FROM person_distinct_ids d \
+                  WHERE d.team_id = ",
+        )
+        .bind::<SqlUuid, _>(team_id)
+        .sql(
+            " AND d.distinct_id = w.distinct_id), \
+                 (SELECT e.id FROM persons e \
+                  WHERE w.email IS NOT NULL AND e.team_id = ",
+        )
+        .bind::<SqlUuid, _>(team_id)
+        .sql(
+            " AND lower(e.properties ->> 'email') = lower(w.email) \
+                  ORDER BY e.created_at, e.id LIMIT 1))",
+        )
+        .load(conn)?;
     Ok(found
         .into_iter()
         .map(|f| {
@@ -99,19 +112,23 @@ pub fn by_distinct_ids(
     team_id: Uuid,
     distinct_ids: &[String],
 ) -> QueryResult<Vec<Person>> {
-    diesel::sql_query(
-        "SELECT p.id, p.properties, p.is_identified, p.created_at, \
-                ARRAY(SELECT d.distinct_id FROM person_distinct_ids d \
-                      WHERE d.person_id = p.id ORDER BY d.distinct_id) AS distinct_ids \
-         FROM persons p \
-         WHERE p.team_id = $1 AND p.id IN ( \
-             SELECT d.person_id FROM person_distinct_ids d \
-             WHERE d.team_id = $1 AND d.distinct_id = ANY($2)) \
-         ORDER BY p.created_at, p.id",
-    )
-    .bind::<SqlUuid, _>(team_id)
-    .bind::<Array<Text>, _>(distinct_ids)
-    .load(conn)
+    Statement::new()
+        .sql(
+            "SELECT p.id, p.properties, p.is_identified, p.created_at, \
+                    ARRAY(SELECT d.distinct_id FROM person_distinct_ids d \
+                          WHERE d.person_id = p.id ORDER BY d.distinct_id) AS distinct_ids \
+             FROM persons p WHERE p.team_id = ",
+        )
+        .bind::<SqlUuid, _>(team_id)
+        .sql(
+            " AND p.id IN (SELECT d.person_id FROM person_distinct_ids d \
+                           WHERE d.team_id = ",
+        )
+        .bind::<SqlUuid, _>(team_id)
+        .sql(" AND d.distinct_id = ANY(")
+        .bind::<Array<Text>, _>(distinct_ids.to_vec())
+        .sql(")) ORDER BY p.created_at, p.id")
+        .load(conn)
 }
 
 #[cfg(test)]

@@ -5,15 +5,16 @@
 
 use async_graphql::{Enum, InputObject, OneofObject};
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{Bool, Nullable, Text};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, TicketPriority, TicketStatus};
+use super::scope::TicketScope;
 use crate::db::schema::{messages, tags, ticket_assignments, ticket_tags, tickets};
+use crate::db::sql::trusted;
 use crate::error::AppError;
 
 pub const MAX_DISTINCT_IDS: usize = 100;
@@ -179,10 +180,10 @@ impl TicketFilter {
         Ok(())
     }
 
-    /// Narrows a query on `tickets` (already scoped to `team_id`) to this filter.
+    /// Narrows a query on `tickets` (already limited to `scope`) to this filter.
     pub fn apply<'a, ST: 'a>(
         &self,
-        team_id: Uuid,
+        scope: &TicketScope,
         mut query: tickets::BoxedQuery<'a, Pg, ST>,
     ) -> tickets::BoxedQuery<'a, Pg, ST> {
         if let Some(statuses) = &self.status {
@@ -234,12 +235,12 @@ impl TicketFilter {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            query = apply_search(query, team_id, search);
+            query = apply_search(query, scope, search);
         }
         if let Some(state) = self.sla {
-            let hour_from_now = sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-                "now() + interval '1 hour'",
-            );
+            let hour_from_now = trusted::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("now() + interval '1 hour'");
             query = match state {
                 SlaState::Breached => query.filter(tickets::sla_due_at.lt(diesel::dsl::now)),
                 SlaState::AtRisk => query
@@ -257,7 +258,7 @@ impl TicketFilter {
         if let Some(names) = &self.tags {
             let tagged = ticket_tags::table
                 .inner_join(tags::table)
-                .filter(tags::team_id.eq(team_id))
+                .filter(tags::team_id.eq(scope.team_id))
                 .filter(tags::name.eq_any(names.clone()))
                 .select(ticket_tags::ticket_id);
             query = query.filter(tickets::id.eq_any(tagged));
@@ -275,10 +276,10 @@ fn apply_assignee<'a, ST: 'a>(
 ) -> tickets::BoxedQuery<'a, Pg, ST> {
     match *assignee {
         // Correlated EXISTS: answered from the unique index on ticket_assignments.ticket_id.
-        AssigneeFilter::Unassigned(true) => query.filter(sql::<Bool>(
+        AssigneeFilter::Unassigned(true) => query.filter(trusted::<Bool>(
             "NOT EXISTS (SELECT 1 FROM ticket_assignments a WHERE a.ticket_id = tickets.id)",
         )),
-        AssigneeFilter::Unassigned(false) => query.filter(sql::<Bool>(
+        AssigneeFilter::Unassigned(false) => query.filter(trusted::<Bool>(
             "EXISTS (SELECT 1 FROM ticket_assignments a WHERE a.ticket_id = tickets.id)",
         )),
         AssigneeFilter::UserId(user_id) => query.filter(
@@ -314,31 +315,35 @@ pub fn like_pattern(text: &str) -> String {
 
 fn apply_search<'a, ST: 'a>(
     query: tickets::BoxedQuery<'a, Pg, ST>,
-    team_id: Uuid,
+    scope: &TicketScope,
     search: &str,
 ) -> tickets::BoxedQuery<'a, Pg, ST> {
     if search.chars().all(|c| c.is_ascii_digit()) {
         // A number beyond any ticket number matches nothing rather than failing.
         return match search.parse::<i32>() {
             Ok(number) => query.filter(tickets::ticket_number.eq(number)),
-            Err(_) => query.filter(sql::<Bool>("false")),
+            Err(_) => query.filter(trusted::<Bool>("false")),
         };
     }
     let pattern = like_pattern(search);
-    let in_messages = messages::table
-        .filter(messages::team_id.eq(team_id))
+    let mut in_messages = messages::table
+        .filter(messages::team_id.eq(scope.team_id))
         .filter(messages::deleted.eq(false))
         .filter(messages::content.ilike(pattern.clone()))
-        .select(messages::ticket_id);
+        .select(messages::ticket_id)
+        .into_boxed();
+    // A customer's search must not find what private notes say (it would reveal them).
+    if scope.distinct_id.is_some() {
+        in_messages = in_messages.filter(messages::is_private.eq(false));
+    }
     // The trait expressions are spelled exactly as in the trigram indexes so they are used.
+    let traits_name = trusted::<Nullable<Text>>("(tickets.anonymous_traits ->> 'name')");
+    let traits_email = trusted::<Nullable<Text>>("(tickets.anonymous_traits ->> 'email')");
     query.filter(
-        sql::<Bool>("((tickets.anonymous_traits ->> 'name') ILIKE ")
-            .bind::<Text, _>(pattern.clone())
-            .sql(" OR (tickets.anonymous_traits ->> 'email') ILIKE ")
-            .bind::<Text, _>(pattern.clone())
-            .sql(" OR tickets.email_subject ILIKE ")
-            .bind::<Text, _>(pattern)
-            .sql(")")
+        traits_name
+            .ilike(pattern.clone())
+            .or(traits_email.ilike(pattern.clone()))
+            .or(tickets::email_subject.ilike(pattern))
             .or(tickets::id.eq_any(in_messages)),
     )
 }

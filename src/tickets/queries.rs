@@ -44,7 +44,7 @@ pub fn page(
     request: &PageRequest,
 ) -> QueryResult<(Vec<Ticket>, bool)> {
     let mut query = filter.apply(
-        scope.team_id,
+        scope,
         scope.apply(tickets::table.select(Ticket::as_select()).into_boxed()),
     );
     if let Some(from) = &request.from {
@@ -72,7 +72,7 @@ pub fn count(
 ) -> QueryResult<i64> {
     filter
         .apply(
-            scope.team_id,
+            scope,
             scope.apply(
                 tickets::table
                     .select(diesel::dsl::count_star())
@@ -122,7 +122,7 @@ pub fn matching(
 ) -> QueryResult<Option<Ticket>> {
     filter
         .apply(
-            scope.team_id,
+            scope,
             scope.apply(tickets::table.select(Ticket::as_select()).into_boxed()),
         )
         .filter(tickets::id.eq(id))

@@ -2,7 +2,6 @@
 //! records an activity and an event, and leaves everything consistent or nothing at all.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Timestamptz;
 use serde_json::json;
@@ -11,6 +10,7 @@ use uuid::Uuid;
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::scope::TicketScope;
 use crate::db::schema::{email_channels, messages, tags, ticket_activities, ticket_tags, tickets};
+use crate::db::sql::trusted;
 use crate::error::{AppError, AppResult};
 use crate::events::{outbox, EventKind};
 use crate::teams::queries as teams;
@@ -65,7 +65,10 @@ pub fn lock(
     let query = tickets::table
         .filter(tickets::team_id.eq(scope.team_id))
         .filter(tickets::id.eq(id))
-        .select((Ticket::as_select(), sql::<Timestamptz>("clock_timestamp()")))
+        .select((
+            Ticket::as_select(),
+            trusted::<Timestamptz>("clock_timestamp()"),
+        ))
         .for_update();
     let found = match &scope.distinct_id {
         Some(distinct_id) => query
@@ -149,7 +152,7 @@ pub fn create(conn: &mut PgConnection, team_id: Uuid, new: &NewTicket) -> AppRes
     validate_new(new)?;
     let number = teams::next_ticket_number(conn, team_id)?;
     let now: DateTime<Utc> =
-        diesel::select(sql::<Timestamptz>("clock_timestamp()")).get_result(conn)?;
+        diesel::select(trusted::<Timestamptz>("clock_timestamp()")).get_result(conn)?;
     let email_channel_id = match new.channel_source {
         ChannelSource::Email => email_channels::table
             .filter(email_channels::team_id.eq(team_id))
@@ -408,7 +411,10 @@ fn lock_all(
         .filter(tickets::team_id.eq(team_id))
         .filter(tickets::id.eq_any(ids))
         .order(tickets::id)
-        .select((Ticket::as_select(), sql::<Timestamptz>("clock_timestamp()")))
+        .select((
+            Ticket::as_select(),
+            trusted::<Timestamptz>("clock_timestamp()"),
+        ))
         .for_update()
         .load(conn)?;
     if rows.len() != ids.len() {

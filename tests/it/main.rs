@@ -12,6 +12,7 @@ mod limits;
 mod local_pg;
 mod migrations;
 mod mutations;
+mod node_clients;
 mod schema_contract;
 mod subscriptions;
 mod tickets_filters;

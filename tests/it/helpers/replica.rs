@@ -14,7 +14,15 @@ pub struct Replica {
 
 impl Replica {
     pub fn spawn(db_url: &str, env: &[(&str, &str)]) -> Replica {
-        let mut child = Command::new(super::binary())
+        let mut command = Command::new(super::binary());
+        // If the test process dies (killed, aborted), the replica goes with it.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("DATABASE_URL", db_url)
             .env("TICKETGATE_LOG", "warn")
