@@ -77,17 +77,17 @@ pub fn revoke_api_key(global: &GlobalOptions, args: &ApiKeyRevokeArgs) -> Result
     let team = team(&mut conn, &args.team)?;
     let revoked = api_keys::revoke(&mut conn, team.id, &args.key)?;
     match revoked {
+        // Never echo what was given: it may be a whole key.
         0 => Err(StartupError::Invalid(format!(
-            "no live key `{}` in team `{}`",
-            args.key, args.team
+            "no live key of team `{}` has that id or prefix",
+            args.team
         ))),
         1 => {
             eprintln!("revoked");
             Ok(())
         }
         n => Err(StartupError::Invalid(format!(
-            "`{}` matches {n} keys: give the key's id",
-            args.key
+            "that prefix matches {n} keys: give the key's id"
         ))),
     }
 }

@@ -129,6 +129,26 @@ where
     broker.once(seq, key, load).await.gql()
 }
 
+/// Whether the event is about a private note (read once per event, shared).
+async fn is_private_note(broker: &Broker, db: &Db, event: &Event) -> Result<bool> {
+    let (Some(message_id), true) = (
+        event.message,
+        matches!(
+            event.kind,
+            EventKind::MessageAdded | EventKind::MessageDeleted
+        ),
+    ) else {
+        return Ok(false);
+    };
+    let (db, team_id) = (db.clone(), event.team);
+    let load = async move {
+        db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
+            .await
+    };
+    let message = once(broker, event.seq, "message".into(), load).await?;
+    Ok(message.is_some_and(|m| m.is_private))
+}
+
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
@@ -198,6 +218,7 @@ impl SubscriptionRoot {
             sub.broker.clone(),
             TicketScope::of(&sub.viewer),
         );
+        let customer = sub.viewer.is_customer();
         // Subscriptions with the same scope and filter share each event's check.
         let key = format!("ticket:{scope:?}:{}", pagination::fingerprint(&*filter));
         let changes = team_events(&sub.broker, scope.team_id)
@@ -211,6 +232,11 @@ impl SubscriptionRoot {
                 );
                 async move {
                     let event = event?;
+                    // A private note is the team's business: its coming and going is not
+                    // announced to a customer.
+                    if customer && is_private_note(&broker, &db, &event).await? {
+                        return Ok(None);
+                    }
                     let ticket_id = event.ticket;
                     let load = async move {
                         db.run(move |conn| Ok(tickets::matching(conn, &scope, ticket_id, &filter)?))

@@ -308,7 +308,9 @@ impl TicketQuery {
         let filter = filter.unwrap_or_default();
         filter.validate("filter").gql()?;
         let ordering = Ordering::new(order_by).gql()?;
-        let query_id = pagination::fingerprint(&("tickets", &filter, &ordering));
+        let scope = TicketScope::of(rc.viewer);
+        // The scope is part of the query: another team's (or customer's) cursor is refused.
+        let query_id = pagination::fingerprint(&("tickets", &scope, &filter, &ordering));
         let request = pagination::page_request(
             rc.page_limits,
             &query_id,
@@ -324,7 +326,6 @@ impl TicketQuery {
                 return Err(AppError::bad_input(argument, "invalid cursor")).gql();
             }
         }
-        let scope = TicketScope::of(rc.viewer);
         let (page_scope, page_filter, page_ordering, page_request) = (
             scope.clone(),
             filter.clone(),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::Viewer;
 use crate::db::schema::tickets;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TicketScope {
     pub team_id: Uuid,
     /// Set for customers: only tickets of this distinct id.
