@@ -151,6 +151,7 @@ impl App {
                 max_complexity: options.max_complexity,
                 max_aliases: options.max_aliases,
                 max_root_fields: options.max_root_fields,
+                max_fields: options.max_fields,
                 introspection: options.introspection,
             },
         );
@@ -188,6 +189,8 @@ impl App {
         .shutdown_timeout(10)
         // Small responses and websocket messages go out at once (no Nagle delay).
         .tcp_nodelay(true)
+        // Room for bursts of new connections (the kernel caps it at somaxconn).
+        .backlog(4096)
         // `serve` handles SIGINT/SIGTERM itself, from before the server exists.
         .disable_signals();
         if let Some(workers) = options.workers {

@@ -107,6 +107,10 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_MAX_ALIASES", default_value_t = 100)]
     pub max_aliases: usize,
 
+    /// Most fields (and arguments) in one operation, fragments expanded.
+    #[arg(long, env = "TICKETGATE_MAX_FIELDS", default_value_t = 5000)]
+    pub max_fields: usize,
+
     /// Most root fields in one operation.
     #[arg(long, env = "TICKETGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,

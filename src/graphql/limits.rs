@@ -1,17 +1,23 @@
 //! Limits async-graphql does not have: aliases and root fields per operation. Depth and
 //! complexity (with page sizes priced in) are async-graphql's own (see `schema.rs`).
-//! Checked right after parsing, before validation or any database work.
+//! Checked on the parsed document before async-graphql's own checks, validation or any
+//! database work.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::{Request, ServerError, ServerResult};
 
 #[derive(Clone, Copy, Debug)]
 pub struct DocumentLimits {
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Fields (and arguments) of an operation, fragments expanded.
+    pub max_fields: usize,
 }
 
 impl ExtensionFactory for DocumentLimits {
@@ -20,62 +26,107 @@ impl ExtensionFactory for DocumentLimits {
     }
 }
 
-/// Aliased fields anywhere in the document (fragments included once each).
-fn aliases(document: &ExecutableDocument) -> usize {
-    fn count(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|selection| match &selection.node {
-                Selection::Field(field) => {
-                    usize::from(field.node.alias.is_some()) + count(&field.node.selection_set.node)
-                }
-                Selection::InlineFragment(fragment) => count(&fragment.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
-    }
-    let in_operations: usize = document
-        .operations
-        .iter()
-        .map(|(_, op)| count(&op.node.selection_set.node))
-        .sum();
-    let in_fragments: usize = document
-        .fragments
-        .values()
-        .map(|f| count(&f.node.selection_set.node))
-        .sum();
-    in_operations + in_fragments
+/// What a selection set adds up to once every fragment is expanded: fields (arguments
+/// included), aliases, and fields at its own top level. Each fragment is measured once and
+/// its size reused, so a "fragment bomb" (each level spreading the one below twice) is
+/// measured in linear time — async-graphql's own validation would expand it
+/// exponentially, which is why these limits run before it.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Size {
+    fields: usize,
+    aliases: usize,
+    top_level: usize,
 }
 
-/// The most root fields of any operation, through fragments (bounded: fragment cycles
-/// are refused by validation later, not followed here).
-fn root_fields(document: &ExecutableDocument) -> usize {
-    fn count(set: &SelectionSet, document: &ExecutableDocument, depth: usize) -> usize {
-        if depth > 8 {
-            return 0;
+impl Size {
+    fn add(self, other: Size) -> Size {
+        Size {
+            fields: self.fields.saturating_add(other.fields),
+            aliases: self.aliases.saturating_add(other.aliases),
+            top_level: self.top_level.saturating_add(other.top_level),
         }
-        set.items
-            .iter()
-            .map(|selection| match &selection.node {
-                Selection::Field(_) => 1,
-                Selection::InlineFragment(f) => {
-                    count(&f.node.selection_set.node, document, depth + 1)
-                }
-                Selection::FragmentSpread(spread) => document
-                    .fragments
-                    .get(&spread.node.fragment_name.node)
-                    .map_or(0, |f| {
-                        count(&f.node.selection_set.node, document, depth + 1)
-                    }),
-            })
-            .sum()
     }
-    document
-        .operations
-        .iter()
-        .map(|(_, op)| count(&op.node.selection_set.node, document, 0))
-        .max()
-        .unwrap_or(0)
+}
+
+struct Measure<'a> {
+    document: &'a ExecutableDocument,
+    fragments: HashMap<&'a str, Size>,
+    /// Fragments being measured: a cycle (refused later by validation) counts as empty.
+    open: HashSet<&'a str>,
+}
+
+impl<'a> Measure<'a> {
+    fn new(document: &'a ExecutableDocument) -> Self {
+        Measure {
+            document,
+            fragments: HashMap::new(),
+            open: HashSet::new(),
+        }
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Size {
+        if let Some(size) = self.fragments.get(name) {
+            return *size;
+        }
+        if !self.open.insert(name) {
+            return Size::default();
+        }
+        let size = self
+            .document
+            .fragments
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, f)| self.set(&f.node.selection_set.node))
+            .unwrap_or_default();
+        self.open.remove(name);
+        self.fragments.insert(name, size);
+        size
+    }
+
+    fn set(&mut self, set: &'a SelectionSet) -> Size {
+        set.items.iter().fold(Size::default(), |total, selection| {
+            let size = match &selection.node {
+                Selection::Field(field) => {
+                    let inner = self.set(&field.node.selection_set.node);
+                    Size {
+                        fields: 1usize
+                            .saturating_add(field.node.arguments.len())
+                            .saturating_add(inner.fields),
+                        aliases: usize::from(field.node.alias.is_some())
+                            .saturating_add(inner.aliases),
+                        top_level: 1,
+                    }
+                }
+                Selection::InlineFragment(fragment) => self.set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str())
+                }
+            };
+            total.add(size)
+        })
+    }
+
+    /// The largest operation of the document.
+    fn operations(mut self) -> Size {
+        let document = self.document;
+        document
+            .operations
+            .iter()
+            .map(|(_, op)| {
+                // Variable definitions count too: async-graphql checks each against the
+                // whole document.
+                let variables = Size {
+                    fields: op.node.variable_definitions.len(),
+                    ..Size::default()
+                };
+                self.set(&op.node.selection_set.node).add(variables)
+            })
+            .fold(Size::default(), |max, size| Size {
+                fields: max.fields.max(size.fields),
+                aliases: max.aliases.max(size.aliases),
+                top_level: max.top_level.max(size.top_level),
+            })
+    }
 }
 
 fn refused(code: &str, message: String) -> ServerError {
@@ -87,37 +138,56 @@ fn refused(code: &str, message: String) -> ServerError {
     error
 }
 
-#[async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let found = aliases(&document);
-        if found > self.max_aliases {
+impl DocumentLimits {
+    fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        let size = Measure::new(document).operations();
+        if size.aliases > self.max_aliases {
             return Err(refused(
                 "TOO_MANY_ALIASES",
                 format!(
-                    "{found} aliases: at most {} per operation",
-                    self.max_aliases
+                    "{} aliases: at most {} per operation",
+                    size.aliases, self.max_aliases
                 ),
             ));
         }
-        let found = root_fields(&document);
-        if found > self.max_root_fields {
+        if size.top_level > self.max_root_fields {
             return Err(refused(
                 "TOO_MANY_ROOT_FIELDS",
                 format!(
-                    "{found} root fields: at most {} per operation",
-                    self.max_root_fields
+                    "{} root fields: at most {} per operation",
+                    size.top_level, self.max_root_fields
                 ),
             ));
         }
-        Ok(document)
+        if size.fields > self.max_fields {
+            return Err(refused(
+                "QUERY_TOO_LARGE",
+                format!(
+                    "the operation selects {} fields and arguments (fragments expanded): at most {}",
+                    size.fields, self.max_fields
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for DocumentLimits {
+    /// Runs before async-graphql's own parsing step, whose recursion check already expands
+    /// fragments exponentially: the document is parsed here (and kept in the request, so
+    /// it is not parsed twice), measured, and refused if too big.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(document) = request.parsed_query() {
+            self.check(document)?;
+        }
+        // A document that does not parse is reported by the normal path, with its code.
+        next.run(ctx, request).await
     }
 }
 
@@ -125,17 +195,53 @@ impl Extension for DocumentLimits {
 mod tests {
     use super::*;
 
-    fn parse(query: &str) -> ExecutableDocument {
-        async_graphql::parser::parse_query(query).unwrap()
+    fn measure(query: &str) -> Size {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        Measure::new(&document).operations()
     }
 
     #[test]
-    fn counts_aliases_and_root_fields() {
-        let doc = parse("{ a: me { x: team { id } } b: me { id } tickets { n: nodes { id } } }");
-        assert_eq!(aliases(&doc), 4);
-        assert_eq!(root_fields(&doc), 3);
-        let doc = parse("query { ...F ...F } fragment F on Query { me { id } t: tags }");
-        assert_eq!(root_fields(&doc), 4);
-        assert_eq!(aliases(&doc), 1);
+    fn counts_fields_aliases_and_root_fields_through_fragments() {
+        let size = measure("{ a: me { x: team { id } } b: me { id } tickets { n: nodes { id } } }");
+        assert_eq!((size.aliases, size.top_level), (4, 3));
+        assert_eq!(size.fields, 8);
+        let size = measure("query { ...F ...F } fragment F on Query { me { id } t: tags }");
+        assert_eq!((size.aliases, size.top_level, size.fields), (2, 4, 6));
+    }
+
+    #[test]
+    fn fragment_bombs_are_measured_quickly_and_in_full() {
+        let mut query = String::from("{ me { ...F40 } } fragment F0 on Me { scopes }");
+        for level in 1..=40 {
+            query.push_str(&format!(
+                " fragment F{level} on Me {{ ...F{p} ...F{p} }}",
+                p = level - 1
+            ));
+        }
+        let started = std::time::Instant::now();
+        let size = measure(&query);
+        assert!(size.fields > 1_000_000_000, "{size:?}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        // Deep chains of single spreads still count at the root.
+        let mut chain = String::from("{ ...F9 } fragment F0 on Query { ");
+        chain.push_str(
+            &(0..30)
+                .map(|i| format!("u{i}: unreadCount"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        chain.push_str(" }");
+        for level in 1..=9 {
+            chain.push_str(&format!(
+                " fragment F{level} on Query {{ ...F{} }}",
+                level - 1
+            ));
+        }
+        assert_eq!(measure(&chain).top_level, 30);
+        // A cycle is left to validation, not followed forever.
+        assert_eq!(
+            measure("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").fields,
+            0
+        );
     }
 }

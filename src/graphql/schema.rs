@@ -28,6 +28,7 @@ pub struct SchemaOptions {
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    pub max_fields: usize,
     pub introspection: bool,
 }
 
@@ -38,6 +39,7 @@ impl Default for SchemaOptions {
             max_complexity: 200_000,
             max_aliases: 100,
             max_root_fields: 20,
+            max_fields: 5_000,
             introspection: true,
         }
     }
@@ -50,6 +52,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         .extension(DocumentLimits {
             max_aliases: options.max_aliases,
             max_root_fields: options.max_root_fields,
+            max_fields: options.max_fields,
         })
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity);

@@ -104,6 +104,7 @@ pub async fn ticket_messages(
                 .key
                 .as_i64()
                 .and_then(DateTime::from_timestamp_micros)
+                .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
                 .ok_or_else(|| AppError::bad_input("after", "invalid cursor"))
                 .gql()?,
             position.id,

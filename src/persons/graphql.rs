@@ -54,6 +54,9 @@ impl PersonQuery {
         use crate::error::{AppError, IntoGql};
         let rc = crate::graphql::context::RequestContext::of(ctx)?;
         rc.viewer.require_team().gql()?;
+        for distinct_id in &distinct_ids {
+            crate::validate::text("distinctIds", distinct_id, 400).gql()?;
+        }
         if distinct_ids.len() > crate::tickets::filter::MAX_DISTINCT_IDS {
             return Err(AppError::bad_input(
                 "distinctIds",

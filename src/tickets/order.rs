@@ -292,20 +292,24 @@ enum Bound {
     Id(uuid::Uuid),
 }
 
+/// A cursor's time, if PostgreSQL can hold it (a re-signed cursor may say anything).
+fn cursor_time(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+        .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
+}
+
 fn bound(term: &TicketOrder, value: &Value) -> Option<Bound> {
     match term.field {
         TicketOrderField::TicketNumber => Some(Bound::Number(i32::try_from(value.as_i64()?).ok()?)),
-        TicketOrderField::UpdatedAt | TicketOrderField::CreatedAt => Some(Bound::Time(
-            DateTime::from_timestamp_micros(value.as_i64()?)?,
-        )),
+        TicketOrderField::UpdatedAt | TicketOrderField::CreatedAt => {
+            Some(Bound::Time(cursor_time(value.as_i64()?)?))
+        }
         TicketOrderField::SlaDueAt | TicketOrderField::SnoozedUntil => match value {
             Value::Null => Some(Bound::Sentinel(match term.direction {
                 OrderDirection::Asc => "'infinity'::timestamptz",
                 OrderDirection::Desc => "'-infinity'::timestamptz",
             })),
-            other => Some(Bound::Time(DateTime::from_timestamp_micros(
-                other.as_i64()?,
-            )?)),
+            other => Some(Bound::Time(cursor_time(other.as_i64()?)?)),
         },
     }
 }
