@@ -6,6 +6,12 @@ use tracing_subscriber::EnvFilter;
 
 use ticketgate::config::Cli;
 
+// mimalloc instead of glibc malloc: async-graphql allocates many small, short-lived objects
+// per field, across worker threads; glibc spent a quarter of a page's CPU in malloc/free
+// (and consolidation), and its per-thread arenas kept idle websocket memory high.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

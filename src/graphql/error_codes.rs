@@ -1,33 +1,12 @@
-//! Gives every error async-graphql raises itself (parse, validation, argument coercion) a
-//! stable `extensions.code`, like the errors of our own resolvers carry.
+//! Gives every error async-graphql raises itself (parse, validation, operation choice,
+//! argument coercion) a stable `extensions.code`, like the errors of our own resolvers
+//! carry. Applied to each response by the `Gateway` (see `gateway.rs` for why this is not
+//! an async-graphql extension).
 
-use std::sync::{Arc, Mutex};
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
-    NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Pos, Response, ServerError, ServerResult, ValidationResult, Variables};
-use futures_util::stream::BoxStream;
-use futures_util::StreamExt;
+use async_graphql::{Pos, Response, ServerError};
 
 use crate::error::codes;
-
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension::default())
-    }
-}
-
-/// One per request: keeps the parsed document to name the argument of a value that failed
-/// to parse during execution (async-graphql reports only its position).
-#[derive(Default)]
-struct ErrorCodesExtension {
-    document: Arc<Mutex<Option<ExecutableDocument>>>,
-}
 
 /// The name of the argument whose value (or variable) sits at `pos`.
 fn argument_at(document: &ExecutableDocument, pos: Pos) -> Option<String> {
@@ -82,26 +61,62 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
 }
 
-/// Gives every uncoded error of a response its code: errors with a path come from a
-/// field's arguments; without one, from the request as a whole (unknown operation name,
-/// missing variables).
-fn code_response(mut response: Response, document: Option<&ExecutableDocument>) -> Response {
+/// Gives every uncoded error of a response its code. Errors with a path come from a
+/// field's arguments; without one, from the request as a whole: the operation could not be
+/// chosen, the document is too deep to parse, or (all the rest) it failed validation.
+/// `query` is the operation's text: re-parsed, only when needed, to name the argument of a
+/// value that failed to parse (async-graphql reports only its position).
+pub fn code_response(mut response: Response, query: &str) -> Response {
+    if response.errors.iter().all(has_code) {
+        return response;
+    }
+    let document = response
+        .errors
+        .iter()
+        .any(|error| !has_code(error) && error.message.starts_with("Failed to parse"))
+        .then(|| async_graphql::parser::parse_query(query).ok())
+        .flatten();
     response.errors = std::mem::take(&mut response.errors)
         .into_iter()
-        .map(|error| name_failed_argument(error, document))
-        .map(|error| {
-            let code = if error.message.starts_with("Invalid value for argument")
-                || error.message.contains("Failed to parse")
-                || !error.path.is_empty()
-            {
-                codes::BAD_USER_INPUT
-            } else {
-                "OPERATION_RESOLUTION_FAILURE"
-            };
-            with_code(error, code)
-        })
+        .map(|error| code_error(error, document.as_ref()))
         .collect();
     response
+}
+
+fn code_error(error: ServerError, document: Option<&ExecutableDocument>) -> ServerError {
+    if has_code(&error) {
+        return error;
+    }
+    let error = name_failed_argument(error, document);
+    let message = error.message.as_str();
+    if message.starts_with("Failed to parse") || !error.path.is_empty() {
+        with_code(error, codes::BAD_USER_INPUT)
+    } else if OPERATION_RESOLUTION.iter().any(|m| message.starts_with(m)) {
+        with_code(error, "OPERATION_RESOLUTION_FAILURE")
+    } else if PARSE_LIMITS.iter().any(|m| message.starts_with(m)) {
+        parse_failed(error)
+    } else {
+        code_validation_error(error)
+    }
+}
+
+/// async-graphql's errors when no operation of the document can run.
+const OPERATION_RESOLUTION: &[&str] = &[
+    "Unknown operation named",
+    "Operation name required",
+    "Subscriptions are not supported",
+    "Mutations are not supported",
+];
+
+/// async-graphql's checks right after parsing.
+const PARSE_LIMITS: &[&str] = &[
+    "The recursion depth of the query cannot be greater than",
+    "The number of directives on the field",
+];
+
+/// A document that is not GraphQL.
+pub fn parse_failed(error: ServerError) -> ServerError {
+    with_code(error, codes::GRAPHQL_PARSE_FAILED)
 }
 
 /// A value that failed to parse while executing (`Failed to parse "UUID": …`) becomes bad
@@ -152,56 +167,4 @@ fn code_validation_error(error: ServerError) -> ServerError {
         codes::GRAPHQL_VALIDATION_FAILED
     };
     with_code(error, code)
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let response = next.run(ctx).await;
-        let document = self.document.lock().ok().and_then(|mut d| d.take());
-        code_response(response, document.as_ref())
-    }
-
-    /// Websocket operations run through here instead of `request`: the same codes.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let document = self.document.clone();
-        next.run(ctx, stream)
-            .map(move |response| {
-                let kept = document.lock().ok().and_then(|d| d.clone());
-                code_response(response, kept.as_ref())
-            })
-            .boxed()
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|error| with_code(error, codes::GRAPHQL_PARSE_FAILED))?;
-        if let Ok(mut kept) = self.document.lock() {
-            *kept = Some(document.clone());
-        }
-        Ok(document)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errors| errors.into_iter().map(code_validation_error).collect())
-    }
 }

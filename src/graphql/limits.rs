@@ -1,16 +1,12 @@
 //! Limits async-graphql does not have: aliases and root fields per operation. Depth and
 //! complexity (with page sizes priced in) are async-graphql's own (see `schema.rs`).
-//! Checked on the parsed document before async-graphql's own checks, validation or any
-//! database work.
+//! Checked by the `Gateway` on the parsed document before async-graphql's own checks,
+//! validation or any database work.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Request, ServerError, ServerResult};
+use async_graphql::ServerError;
 
 #[derive(Clone, Copy, Debug)]
 pub struct DocumentLimits {
@@ -18,12 +14,6 @@ pub struct DocumentLimits {
     pub max_root_fields: usize,
     /// Fields (and arguments) of an operation, fragments expanded.
     pub max_fields: usize,
-}
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
 }
 
 /// What a selection set adds up to once every fragment is expanded: fields (arguments
@@ -139,7 +129,9 @@ fn refused(code: &str, message: String) -> ServerError {
 }
 
 impl DocumentLimits {
-    fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+    /// Runs before async-graphql's own parsing checks, whose recursion check expands
+    /// fragments exponentially.
+    pub fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
         let size = Measure::new(document).operations();
         if size.aliases > self.max_aliases {
             return Err(refused(
@@ -169,25 +161,6 @@ impl DocumentLimits {
             ));
         }
         Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for DocumentLimits {
-    /// Runs before async-graphql's own parsing step, whose recursion check already expands
-    /// fragments exponentially: the document is parsed here (and kept in the request, so
-    /// it is not parsed twice), measured, and refused if too big.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Ok(document) = request.parsed_query() {
-            self.check(document)?;
-        }
-        // A document that does not parse is reported by the normal path, with its code.
-        next.run(ctx, request).await
     }
 }
 

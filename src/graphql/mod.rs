@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod error_codes;
+pub mod gateway;
 pub mod limits;
 pub mod loaders;
 pub mod pagination;

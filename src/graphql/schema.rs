@@ -3,7 +3,7 @@
 use async_graphql::{MergedObject, Schema};
 
 use super::context::SchemaData;
-use super::error_codes::ErrorCodes;
+use super::gateway::Gateway;
 use super::limits::DocumentLimits;
 use super::subscriptions::SubscriptionRoot;
 use crate::auth::graphql::AuthMutation;
@@ -19,7 +19,10 @@ pub struct Query(TicketQuery, PersonQuery, TeamQuery);
 #[derive(MergedObject, Default)]
 pub struct Mutation(TicketMutation, MessageMutation, AuthMutation);
 
-pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
+pub type GraphqlSchema = Schema<Query, Mutation, SubscriptionRoot>;
+
+/// What the transports run: the schema behind the document limits and error codes.
+pub type AppSchema = Gateway;
 
 /// Schema-wide limits and switches, from the configuration.
 #[derive(Clone, Debug)]
@@ -47,13 +50,8 @@ impl Default for SchemaOptions {
 
 /// The schema with its shared data. `data` is None only for printing the SDL.
 pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSchema {
+    // No async-graphql extensions: see gateway.rs.
     let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
-        .extension(ErrorCodes)
-        .extension(DocumentLimits {
-            max_aliases: options.max_aliases,
-            max_root_fields: options.max_root_fields,
-            max_fields: options.max_fields,
-        })
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity);
     if !options.introspection {
@@ -65,7 +63,12 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
             .data(data.tokens.clone())
             .data(data);
     }
-    builder.finish()
+    let limits = DocumentLimits {
+        max_aliases: options.max_aliases,
+        max_root_fields: options.max_root_fields,
+        max_fields: options.max_fields,
+    };
+    Gateway::new(builder.finish(), limits)
 }
 
 /// The SDL clients see (what `ticketgate print-schema` prints and `schema.graphql` holds).

@@ -5,15 +5,17 @@
 
 use async_graphql::{Enum, InputObject, OneofObject};
 use chrono::{DateTime, Utc};
+use diesel::expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, Text};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, TicketPriority, TicketStatus};
 use super::scope::TicketScope;
-use crate::db::schema::{messages, tags, ticket_assignments, ticket_tags, tickets};
+use crate::db::schema::{tags, ticket_assignments, ticket_tags, tickets};
 use crate::db::sql::trusted;
 use crate::error::AppError;
 
@@ -325,27 +327,68 @@ fn apply_search<'a, ST: 'a>(
             Err(_) => query.filter(trusted::<Bool>("false")),
         };
     }
-    let pattern = like_pattern(search);
-    let mut in_messages = messages::table
-        .filter(messages::team_id.eq(scope.team_id))
-        .filter(messages::deleted.eq(false))
-        .filter(messages::content.ilike(pattern.clone()))
-        .select(messages::ticket_id)
-        .into_boxed();
-    // A customer's search must not find what private notes say (it would reveal them).
-    if scope.distinct_id.is_some() {
-        in_messages = in_messages.filter(messages::is_private.eq(false));
+    query.filter(SearchMatches {
+        team_id: scope.team_id,
+        pattern: like_pattern(search),
+        // A customer's search must not find what private notes say (it would reveal them).
+        include_private: scope.distinct_id.is_none(),
+    })
+}
+
+/// `tickets.id IN (tickets whose customer name, email or subject match ∪ tickets with a
+/// matching message)`.
+///
+/// Written as a union of two index look-ups rather than `traits ILIKE … OR id IN (…)`: with
+/// the OR, PostgreSQL filters the team's tickets one by one in page order and computes the
+/// message side by reading every message of the team; the union lets each side use its
+/// trigram index (messages: `(team_id, content)`, migration 000004) and costs what the
+/// matches cost, not what the team holds. The text is fixed (values are bind parameters),
+/// so the statement is prepared once per connection like the rest of the page query.
+#[derive(Debug, Clone)]
+struct SearchMatches {
+    team_id: Uuid,
+    pattern: String,
+    include_private: bool,
+}
+
+impl Expression for SearchMatches {
+    type SqlType = Bool;
+}
+
+impl QueryFragment<Pg> for SearchMatches {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // The trait expressions are spelled exactly as in the trigram indexes so they are used.
+        out.push_sql("tickets.id IN (SELECT t.id FROM tickets t WHERE t.team_id = ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.team_id)?;
+        out.push_sql(" AND ((t.anonymous_traits ->> 'name') ILIKE ");
+        out.push_bind_param::<Text, _>(&self.pattern)?;
+        out.push_sql(" OR (t.anonymous_traits ->> 'email') ILIKE ");
+        out.push_bind_param::<Text, _>(&self.pattern)?;
+        out.push_sql(" OR t.email_subject ILIKE ");
+        out.push_bind_param::<Text, _>(&self.pattern)?;
+        out.push_sql(") UNION SELECT m.ticket_id FROM messages m WHERE m.team_id = ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.team_id)?;
+        out.push_sql(" AND NOT m.deleted AND m.content ILIKE ");
+        out.push_bind_param::<Text, _>(&self.pattern)?;
+        if !self.include_private {
+            out.push_sql(" AND NOT m.is_private");
+        }
+        out.push_sql(")");
+        Ok(())
     }
-    // The trait expressions are spelled exactly as in the trigram indexes so they are used.
-    let traits_name = trusted::<Nullable<Text>>("(tickets.anonymous_traits ->> 'name')");
-    let traits_email = trusted::<Nullable<Text>>("(tickets.anonymous_traits ->> 'email')");
-    query.filter(
-        traits_name
-            .ilike(pattern.clone())
-            .or(traits_email.ilike(pattern.clone()))
-            .or(tickets::email_subject.ilike(pattern))
-            .or(tickets::id.eq_any(in_messages)),
-    )
+}
+
+impl QueryId for SearchMatches {
+    type QueryId = ();
+    // Keyed by its text in the statement cache (two texts: with and without private notes).
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> AppearsOnTable<QS> for SearchMatches {}
+impl<QS> SelectableExpression<QS> for SearchMatches {}
+
+impl<GB> ValidGrouping<GB> for SearchMatches {
+    type IsAggregate = is_aggregate::Never;
 }
 
 #[cfg(test)]
