@@ -1,0 +1,220 @@
+"""The benchmark's requests: the same logical query for ticketgate and PostGraphile.
+
+Each read scenario builds the two GraphQL requests (query + variables) from the context
+bench/run.py found in the database (team id, a ticket number, a search term), and knows
+how to reduce both answers to the same plain shape, so run.py can check that the two
+servers really answer the same thing before loading them.
+"""
+
+# The 12 scalar fields of a ticket row in the inbox, as each server names them.
+TG_TICKET = (
+    "id ticketNumber status priority channelSource distinctId createdAt updatedAt "
+    "messageCount lastMessageAt lastMessageText unreadTeamCount"
+)
+PGL_TICKET = (
+    "rowId ticketNumber status priority channelSource distinctId createdAt updatedAt "
+    "messageCount lastMessageAt lastMessageText unreadTeamCount"
+)
+# Plus the customer's name, the assignee's email and the tags.
+TG_ROW = TG_TICKET + " person { name } assignee { user { email } } tags"
+PGL_ROW = (
+    PGL_TICKET
+    + " person { displayName }"
+    + " ticketAssignmentByTicketId { userByUserId { email } }"
+    + " ticketTagsByTicketId { nodes { tagByTagId { name } } }"
+)
+
+TG_PAGE = "edges { cursor node { %s } } pageInfo { hasNextPage endCursor }" % TG_ROW
+PGL_PAGE = "edges { cursor node { %s } } pageInfo { hasNextPage endCursor }" % PGL_ROW
+
+
+def _upper(value):
+    return value.upper() if isinstance(value, str) else value
+
+
+def _ts(value):
+    """Timestamps as both servers print them ("+00:00" vs "Z", trailing zeros)."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def norm_tg_ticket(node):
+    out = {
+        "id": node["id"],
+        "number": node["ticketNumber"],
+        "status": node["status"],
+        "priority": node["priority"],
+        "channel": node["channelSource"],
+        "distinctId": node["distinctId"],
+        "createdAt": _ts(node["createdAt"]),
+        "updatedAt": _ts(node["updatedAt"]),
+        "messageCount": node["messageCount"],
+        "lastMessageAt": _ts(node["lastMessageAt"]),
+        "lastMessageText": node["lastMessageText"],
+        "unreadTeamCount": node["unreadTeamCount"],
+    }
+    if "tags" in node:
+        out["person"] = (node["person"] or {}).get("name")
+        out["assignee"] = ((node["assignee"] or {}).get("user") or {}).get("email")
+        out["tags"] = sorted(node["tags"])
+    return out
+
+
+def norm_pgl_ticket(node):
+    out = {
+        "id": node["rowId"],
+        "number": node["ticketNumber"],
+        "status": _upper(node["status"]),
+        "priority": _upper(node["priority"]),
+        "channel": _upper(node["channelSource"]),
+        "distinctId": node["distinctId"],
+        "createdAt": _ts(node["createdAt"]),
+        "updatedAt": _ts(node["updatedAt"]),
+        "messageCount": node["messageCount"],
+        "lastMessageAt": _ts(node["lastMessageAt"]),
+        "lastMessageText": node["lastMessageText"],
+        "unreadTeamCount": node["unreadTeamCount"],
+    }
+    if "ticketTagsByTicketId" in node:
+        out["person"] = (node["person"] or {}).get("displayName")
+        out["assignee"] = ((node["ticketAssignmentByTicketId"] or {}).get("userByUserId") or {}).get(
+            "email"
+        )
+        out["tags"] = sorted(n["tagByTagId"]["name"] for n in node["ticketTagsByTicketId"]["nodes"])
+    return out
+
+
+def norm_page(connection, norm):
+    return {
+        "rows": [norm(e["node"]) for e in connection["edges"]],
+        "hasNextPage": connection["pageInfo"]["hasNextPage"],
+    }
+
+
+def read_scenarios(ctx):
+    """Scenarios 1-4. `ctx`: team_id, ticket_number, search."""
+    team = ctx["team_id"]
+    inbox_tg = "query Inbox { tickets(first: 50) { %s } }" % TG_PAGE
+    inbox_pgl = (
+        "query Inbox($team: UUID!) { allTickets(first: 50, condition: {teamId: $team}, "
+        "orderBy: [UPDATED_AT_DESC, PRIMARY_KEY_DESC]) { %s } }" % PGL_PAGE
+    )
+    filtered_tg = (
+        "query Filtered { tickets(first: 50, filter: {status: [OPEN, PENDING], priority: [HIGH]}, "
+        "orderBy: [{field: SLA_DUE_AT, direction: ASC}]) { %s } }" % TG_PAGE
+    )
+    filtered_pgl = (
+        "query Filtered($team: UUID!) { allTickets(first: 50, condition: {teamId: $team}, "
+        'filter: {status: {in: ["open", "pending"]}, priority: {equalTo: "high"}}, '
+        "orderBy: [SLA_DUE_AT_ASC, PRIMARY_KEY_ASC]) { %s } }" % PGL_PAGE
+    )
+    msg_tg = "id content authorType isPrivate createdAt"
+    msg_pgl = "rowId content authorType isPrivate createdAt"
+    one_tg = (
+        "query OneTicket($n: Int!) { ticket(number: $n) { %s "
+        "messages(last: 20) { edges { cursor node { %s } } pageInfo { hasPreviousPage startCursor } } } }"
+        % (TG_TICKET, msg_tg)
+    )
+    one_pgl = (
+        "query OneTicket($team: UUID!, $n: Int!) { ticketByTeamIdAndTicketNumber(teamId: $team, ticketNumber: $n) { %s "
+        "messagesByTicketId(last: 20, condition: {deleted: false, isPrivate: false}, "
+        "orderBy: [CREATED_AT_ASC, PRIMARY_KEY_ASC]) { edges { cursor node { %s } } "
+        "pageInfo { hasPreviousPage startCursor } } } }" % (PGL_TICKET, msg_pgl)
+    )
+    search_tg = "query Search($q: String!) { tickets(first: 50, filter: {search: $q}) { %s } }" % TG_PAGE
+    search_pgl = (
+        "query Search($team: UUID!, $q: String!) { allTickets(first: 50, condition: {teamId: $team}, "
+        "orderBy: [UPDATED_AT_DESC, PRIMARY_KEY_DESC], filter: {or: ["
+        "{customerName: {includesInsensitive: $q}}, {customerEmail: {includesInsensitive: $q}}, "
+        "{emailSubject: {includesInsensitive: $q}}, "
+        "{messagesByTicketId: {some: {content: {includesInsensitive: $q}, deleted: {equalTo: false}}}}"
+        "]}) { %s } }" % PGL_PAGE
+    )
+
+    def page_tg(data):
+        return norm_page(data["tickets"], norm_tg_ticket)
+
+    def page_pgl(data):
+        return norm_page(data["allTickets"], norm_pgl_ticket)
+
+    def one_tg_norm(data):
+        t = data["ticket"]
+        out = norm_tg_ticket(t)
+        out["messages"] = [
+            (m["node"]["id"], m["node"]["content"], m["node"]["authorType"], m["node"]["isPrivate"], _ts(m["node"]["createdAt"]))
+            for m in t["messages"]["edges"]
+        ]
+        out["hasPreviousPage"] = t["messages"]["pageInfo"]["hasPreviousPage"]
+        return out
+
+    def one_pgl_norm(data):
+        t = data["ticketByTeamIdAndTicketNumber"]
+        out = norm_pgl_ticket(t)
+        out["messages"] = [
+            (m["node"]["rowId"], m["node"]["content"], _upper(m["node"]["authorType"]), m["node"]["isPrivate"], _ts(m["node"]["createdAt"]))
+            for m in t["messagesByTicketId"]["edges"]
+        ]
+        out["hasPreviousPage"] = t["messagesByTicketId"]["pageInfo"]["hasPreviousPage"]
+        return out
+
+    n = ctx["ticket_number"]
+    q = ctx["search"]
+    return [
+        {
+            "id": 1,
+            "name": "inbox",
+            "title": "inbox page: 50 tickets, default order, 12 fields + person name + assignee email + tags",
+            "ticketgate": {"query": inbox_tg, "variables": {}},
+            "postgraphile": {"query": inbox_pgl, "variables": {"team": team}},
+            "norm": (page_tg, page_pgl),
+        },
+        {
+            "id": 2,
+            "name": "filtered",
+            "title": "filtered: status OPEN or PENDING, priority HIGH, by SLA due date",
+            "ticketgate": {"query": filtered_tg, "variables": {}},
+            "postgraphile": {"query": filtered_pgl, "variables": {"team": team}},
+            "norm": (page_tg, page_pgl),
+        },
+        {
+            "id": 3,
+            "name": "one-ticket",
+            "title": "one ticket by number with its last 20 messages",
+            "ticketgate": {"query": one_tg, "variables": {"n": n}},
+            "postgraphile": {"query": one_pgl, "variables": {"team": team, "n": n}},
+            "norm": (one_tg_norm, one_pgl_norm),
+        },
+        {
+            "id": 4,
+            "name": "search",
+            "title": "text search (%r): customer name/email, email subject, any message" % q,
+            "ticketgate": {"query": search_tg, "variables": {"q": q}},
+            "postgraphile": {"query": search_pgl, "variables": {"team": team, "q": q}},
+            "norm": (page_tg, page_pgl),
+        },
+    ]
+
+
+# Scenario 5. `__ID__` is replaced by a random ticket id and `__N__` by a unique counter for
+# each request (bench/wrk/graphql.lua).
+SEND_TG = (
+    "mutation Send($t: UUID!, $c: String!) { sendMessage(ticketId: $t, content: $c) { id createdAt } }"
+)
+SEND_PGL = (
+    "mutation Send($t: UUID!, $c: String!) { tgPglSendMessage(input: {ticketId: $t, content: $c}) "
+    "{ result { rowId createdAt } } }"
+)
+SEND_CONTENT = "Thanks, we are looking into it (bench __N__)."
+
+
+def send_scenario():
+    return {
+        "id": 5,
+        "name": "send-message",
+        "title": "sendMessage on a random one of 1,000 tickets",
+        "ticketgate": {"query": SEND_TG, "variables": {"t": "__ID__", "c": SEND_CONTENT}},
+        "postgraphile": {"query": SEND_PGL, "variables": {"t": "__ID__", "c": SEND_CONTENT}},
+    }
