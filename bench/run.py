@@ -407,7 +407,10 @@ def start_ticketgate(children, cluster, port, args, name="ticketgate"):
         log_path=WORK / f"{name}.log",
     )
     base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
     wait_until(name, lambda: http_json(base + "/readyz")[0] == 200, proc=proc)
+    # Start-up to ready on an existing, migrated database (the poll adds a few ms at most).
+    proc.ready_ms = round((time.monotonic() - started) * 1000, 1)
     return proc, base + "/graphql"
 
 
@@ -705,7 +708,7 @@ def seed(cluster, args):
     if args.reuse_data and marker.exists() and json.loads(marker.read_text()) == wanted:
         log(f"reusing the seeded data in {cluster.dir} ({args.tickets} tickets over {args.teams} teams)")
         cluster.start()
-        return False
+        return None
     settings = {
         "shared_buffers": f"'{args.shared_buffers}'",
         "log_line_prefix": f"'{LOG_PREFIX}'",
@@ -718,11 +721,12 @@ def seed(cluster, args):
     for i in range(args.teams):
         n = per_team + (args.tickets - per_team * args.teams if i == 0 else 0)
         cluster.tg("seed", "--team", f"bench-{i}", "--tickets", n, "--rng-seed", 42 + i, capture=True)
-    log(f"seeded {args.tickets} tickets over {args.teams} teams in {time.monotonic() - started:.0f} s")
+    seconds = round(time.monotonic() - started, 1)
+    log(f"seeded {args.tickets} tickets over {args.teams} teams in {seconds:.0f} s")
     cluster.psql("VACUUM ANALYZE", quiet=False)
     cluster.psql("CHECKPOINT")
     marker.write_text(json.dumps(wanted))
-    return True
+    return seconds
 
 
 def machine_info(cluster):
@@ -1131,7 +1135,13 @@ def markdown(results):
         + ", "
         f"{m['cores']} cores ({m['cpu']}), {m['memory_mb']:,} MiB, PostgreSQL {m['postgres']}, "
         f"PostGraphile {m['postgraphile']} on Node {m['node_postgraphile']}, load average at start "
-        f"{m['loadavg_at_start'][0]:.2f}.",
+        f"{m['loadavg_at_start'][0]:.2f}."
+        + (f" Seeding took {meta['seed_seconds']:.1f} s." if meta.get("seed_seconds") else "")
+        + (
+            f" ticketgate was ready {meta['ticketgate_ready_ms']:.0f} ms after it started."
+            if meta.get("ticketgate_ready_ms") is not None
+            else ""
+        ),
     ]
     shares = [
         r.get("other_share_of_machine")
@@ -1287,7 +1297,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     results = {"meta": {}, "scenarios": []}
     try:
-        seed(cluster, args)
+        seed_seconds = seed(cluster, args)
         cluster.psql_file(PGL_DIR / "schema.sql")
         key = cluster.tg("api-key", "create", "--team", BENCH_TEAM, "--name", "bench").stdout.strip()
         tg_proc, tg_url = start_ticketgate(children, cluster, free_port(), args)
@@ -1298,6 +1308,9 @@ def main():
         results["meta"] = {
             "run": run_name,
             "started_at": stamp,
+            # Seconds `ticketgate seed` took for all teams (None: the data was reused).
+            "seed_seconds": seed_seconds,
+            "ticketgate_ready_ms": getattr(tg_proc, "ready_ms", None),
             "machine": machine_info(cluster),
             "parameters": {
                 k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()

@@ -8,7 +8,9 @@ use ticketgate::config::Cli;
 
 // mimalloc instead of glibc malloc: async-graphql allocates many small, short-lived objects
 // per field, across worker threads; glibc spent a quarter of a page's CPU in malloc/free
-// (and consolidation), and its per-thread arenas kept idle websocket memory high.
+// (and consolidation). Measured on the inbox page: +10 % req/s. Its `no_thp` feature keeps
+// transparent huge pages off: with them, idle RSS went from 22 to 39 MiB and each idle
+// websocket from 33 to 50 KiB; without them both match glibc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
