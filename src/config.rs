@@ -94,24 +94,24 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: i32,
 
-    /// Deepest query accepted.
+    /// Deepest query accepted; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
 
     /// Largest query complexity accepted: each field costs 1, and lists cost their page
-    /// size (`first`/`last`, 50 by default) times what each item selects.
+    /// size (`first`/`last`, 50 by default) times what each item selects; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_COMPLEXITY", default_value_t = 200_000)]
     pub max_complexity: usize,
 
-    /// Most aliased fields in one operation.
+    /// Most aliased fields in one operation; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_ALIASES", default_value_t = 100)]
     pub max_aliases: usize,
 
-    /// Most fields (and arguments) in one operation, fragments expanded.
+    /// Most fields (and arguments) in one operation, fragments expanded; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_FIELDS", default_value_t = 5000)]
     pub max_fields: usize,
 
-    /// Most root fields in one operation.
+    /// Most root fields in one operation; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
 

@@ -132,8 +132,13 @@ impl DocumentLimits {
     /// Runs before async-graphql's own parsing checks, whose recursion check expands
     /// fragments exponentially.
     pub fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        // 0 turns a limit off; with all three off the document is not even walked.
+        let exceeds = |value: usize, max: usize| max > 0 && value > max;
+        if self.max_aliases == 0 && self.max_root_fields == 0 && self.max_fields == 0 {
+            return Ok(());
+        }
         let size = Measure::new(document).operations();
-        if size.aliases > self.max_aliases {
+        if exceeds(size.aliases, self.max_aliases) {
             return Err(refused(
                 "TOO_MANY_ALIASES",
                 format!(
@@ -142,7 +147,7 @@ impl DocumentLimits {
                 ),
             ));
         }
-        if size.top_level > self.max_root_fields {
+        if exceeds(size.top_level, self.max_root_fields) {
             return Err(refused(
                 "TOO_MANY_ROOT_FIELDS",
                 format!(
@@ -151,7 +156,7 @@ impl DocumentLimits {
                 ),
             ));
         }
-        if size.fields > self.max_fields {
+        if exceeds(size.fields, self.max_fields) {
             return Err(refused(
                 "QUERY_TOO_LARGE",
                 format!(
@@ -216,5 +221,20 @@ mod tests {
             measure("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").fields,
             0
         );
+    }
+
+    #[test]
+    fn zero_turns_a_limit_off() {
+        let document = async_graphql::parser::parse_query("{ a: me { id } b: me { id } }").unwrap();
+        let limits = |max_aliases, max_root_fields, max_fields| DocumentLimits {
+            max_aliases,
+            max_root_fields,
+            max_fields,
+        };
+        assert!(limits(1, 0, 0).check(&document).is_err());
+        assert!(limits(0, 1, 0).check(&document).is_err());
+        assert!(limits(0, 0, 3).check(&document).is_err());
+        assert!(limits(0, 0, 0).check(&document).is_ok());
+        assert!(limits(2, 2, 4).check(&document).is_ok());
     }
 }

@@ -51,9 +51,14 @@ impl Default for SchemaOptions {
 /// The schema with its shared data. `data` is None only for printing the SDL.
 pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSchema {
     // No async-graphql extensions: see gateway.rs.
-    let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
-        .limit_depth(options.max_depth)
-        .limit_complexity(options.max_complexity);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot);
+    // 0 turns a limit off (as for the rate limit), e.g. to measure what the limits cost.
+    if options.max_depth > 0 {
+        builder = builder.limit_depth(options.max_depth);
+    }
+    if options.max_complexity > 0 {
+        builder = builder.limit_complexity(options.max_complexity);
+    }
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
