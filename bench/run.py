@@ -1218,15 +1218,20 @@ def publish(results, run_dir, args):
     (run_dir / "results.md").write_text(md)
     svg = chart.render(results)
     (run_dir / "chart.svg").write_text(svg)
-    shutil.copy(run_dir / "results.json", RESULTS / "latest.json")
-    shutil.copy(run_dir / "results.md", RESULTS / "latest.md")
-    shutil.copy(run_dir / "chart.svg", RESULTS / "latest.svg")
+    # latest.* is the last run of any size; latest-<N>t.* the last run at this size, so the
+    # 100,000 and the 1,000,000-ticket results can both be shown.
+    size = f"{args.tickets}t"
+    for name, ext in (("results.json", "json"), ("results.md", "md"), ("chart.svg", "svg")):
+        shutil.copy(run_dir / name, RESULTS / f"latest.{ext}")
+        shutil.copy(run_dir / name, RESULTS / f"latest-{size}.{ext}")
     print(md)
     doc = ROOT / "BENCHMARKS.md"
     if args.no_doc or not doc.exists():
         return
     text = doc.read_text()
-    start, end = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+    start, end = f"<!-- bench:results:{args.tickets}:start -->", f"<!-- bench:results:{args.tickets}:end -->"
+    if start not in text or end not in text:
+        start, end = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
     if start in text and end in text:
         before, rest = text.split(start, 1)
         _, after = rest.split(end, 1)

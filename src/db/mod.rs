@@ -6,12 +6,14 @@ pub mod migrations;
 pub mod schema;
 pub mod sql;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::InstrumentationEvent;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use prometheus::IntCounter;
+use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 
@@ -82,14 +84,22 @@ pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> P
 
 /// The handle resolvers use: runs Diesel code on the blocking pool, never on the async
 /// worker threads, with one pooled connection for the closure's duration.
+///
+/// Work waits for a connection in a fair (first come, first served) async queue before it
+/// takes a blocking thread, rather than in r2d2's checkout: r2d2 hands a returned
+/// connection to whichever thread grabs it first, and under load some waiters lost again
+/// and again (a request at 2,800 req/s waited up to 2 s while the median took 10 ms).
+/// Waiting here also parks no blocking thread.
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    turns: Arc<Semaphore>,
 }
 
 impl Db {
     pub fn new(pool: PgPool) -> Self {
-        Db { pool }
+        let turns = Arc::new(Semaphore::new(pool.max_size() as usize));
+        Db { pool, turns }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -102,7 +112,15 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let turn = tokio::time::timeout(
+            pool.connection_timeout(),
+            self.turns.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| AppError::DbUnavailable("timed out waiting for a database connection".into()))?
+        .map_err(|err| AppError::DbUnavailable(Box::new(err)))?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = pool.get()?;
             work(&mut conn)
         })
