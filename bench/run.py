@@ -527,8 +527,8 @@ def parse_statement_log(text, pids):
                     kept.extend(txn)
         elif not BACKGROUND.search(sql):
             kept.append(stmt)
-    for txn in open_txn.values():
-        kept.extend(s for s in txn if not BACKGROUND.search(s[0]))
+    # A transaction still open when the log was read is not the request's (its response
+    # came after its commit): a background job that had just begun, e.g. a bare BEGIN.
     kept.sort(key=statements.index)
     return [(s, p) for s, p, _ in kept]
 
@@ -1220,10 +1220,12 @@ def publish(results, run_dir, args):
     (run_dir / "chart.svg").write_text(svg)
     # latest.* is the last run of any size; latest-<N>t.* the last run at this size, so the
     # 100,000 and the 1,000,000-ticket results can both be shown.
+    # A --no-doc run (a partial or exploratory one) leaves latest-<N>t.* alone.
     size = f"{args.tickets}t"
     for name, ext in (("results.json", "json"), ("results.md", "md"), ("chart.svg", "svg")):
         shutil.copy(run_dir / name, RESULTS / f"latest.{ext}")
-        shutil.copy(run_dir / name, RESULTS / f"latest-{size}.{ext}")
+        if not args.no_doc:
+            shutil.copy(run_dir / name, RESULTS / f"latest-{size}.{ext}")
     print(md)
     doc = ROOT / "BENCHMARKS.md"
     if args.no_doc or not doc.exists():
