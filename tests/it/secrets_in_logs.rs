@@ -20,6 +20,7 @@ use serde_json::json;
 use ticketgate::auth::viewer::Scope;
 
 use crate::helpers::fixtures::{self, MessageSpec, TicketSpec};
+use crate::helpers::replica::serve_command;
 use crate::helpers::server::{customer_token, TEST_TOKEN_SECRET};
 use crate::helpers::ws::{self, closed, init, next_payload, send, subscribe, LEGACY, MODERN};
 use crate::helpers::{self, test_db, Client};
@@ -38,17 +39,7 @@ fn token_secret() -> &'static str {
 
 impl LoggedServer {
     fn spawn(db_url: &str) -> LoggedServer {
-        let mut command = Command::new(helpers::binary());
-        // If the test process dies (killed, aborted), the server goes with it.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", db_url)
+        let mut child = serve_command(db_url)
             .env("TICKETGATE_LOG", "debug")
             .env("TICKETGATE_WORKERS", "2")
             .env("TICKETGATE_RATE_LIMIT_PER_SECOND", "0")

@@ -6,6 +6,23 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// `ticketgate serve` on a free loopback port against `db_url`, as a child that dies with
+/// the test process (killed or aborted tests leave no server behind).
+pub fn serve_command(db_url: &str) -> Command {
+    let mut command = Command::new(super::binary());
+    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", db_url);
+    command
+}
+
 pub struct Replica {
     child: Child,
     /// `http://127.0.0.1:PORT`
@@ -14,17 +31,7 @@ pub struct Replica {
 
 impl Replica {
     pub fn spawn(db_url: &str, env: &[(&str, &str)]) -> Replica {
-        let mut command = Command::new(super::binary());
-        // If the test process dies (killed, aborted), the replica goes with it.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", db_url)
+        let mut child = serve_command(db_url)
             .env("TICKETGATE_LOG", "warn")
             .env("TICKETGATE_WORKERS", "2")
             // Tests send bursts with one key; the limit has a test of its own.
