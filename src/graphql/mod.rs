@@ -4,6 +4,7 @@ pub mod context;
 pub mod error_codes;
 pub mod gateway;
 pub mod limits;
+pub mod lists;
 pub mod loaders;
 pub mod pagination;
 pub mod schema;

@@ -1,8 +1,11 @@
-use async_graphql::{Json, Object};
+use async_graphql::{Object, Value};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Person;
+use crate::db::json::RawJson;
+use crate::graphql::lists::values::{json, of, strings};
+use crate::graphql::lists::{ListObject, Plan};
 
 /// The customer behind a ticket: a person of the team's analytics, found through the
 /// ticket's distinct id.
@@ -24,8 +27,8 @@ impl Person {
     }
 
     /// The person's properties.
-    async fn properties(&self) -> Json<&serde_json::Value> {
-        Json(&self.properties)
+    async fn properties(&self) -> &RawJson {
+        &self.properties
     }
 
     /// When the person was first seen.
@@ -75,5 +78,19 @@ impl PersonQuery {
             })
             .await
             .gql()
+    }
+}
+
+impl ListObject for Person {
+    fn plan(field: &str) -> Plan<Self> {
+        Plan::Row(match field {
+            "id" => |person, _| Ok(of(&person.id)),
+            "name" => |person, _| Ok(Value::String(person.display_name())),
+            "distinctIds" => |person, _| Ok(strings(&person.distinct_ids)),
+            "properties" => |person, _| json(&person.properties),
+            "createdAt" => |person, _| Ok(of(&person.created_at)),
+            "isIdentified" => |person, _| Ok(of(&person.is_identified)),
+            _ => return Plan::Each,
+        })
     }
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::json::RawJson;
 use crate::db::sql::Statement;
 
 /// A person with all their distinct ids.
@@ -13,7 +14,7 @@ pub struct Person {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
     #[diesel(sql_type = Jsonb)]
-    pub properties: serde_json::Value,
+    pub properties: RawJson,
     #[diesel(sql_type = Bool)]
     pub is_identified: bool,
     #[diesel(sql_type = Timestamptz)]
@@ -26,12 +27,12 @@ impl Person {
     /// The display name, as the reference derives it: the `name` property, else the
     /// `email` property, else a distinct id.
     pub fn display_name(&self) -> String {
-        ["name", "email"]
-            .iter()
-            .filter_map(|key| self.properties.get(*key).and_then(|v| v.as_str()))
-            .map(str::trim)
-            .find(|v| !v.is_empty())
-            .map(str::to_string)
+        self.properties
+            .strings_of(["name", "email"])
+            .into_iter()
+            .flatten()
+            .map(|value| value.trim().to_string())
+            .find(|value| !value.is_empty())
             .or_else(|| self.distinct_ids.first().cloned())
             .unwrap_or_default()
     }
@@ -138,7 +139,7 @@ mod tests {
     fn person(properties: serde_json::Value, ids: &[&str]) -> Person {
         Person {
             id: Uuid::nil(),
-            properties,
+            properties: RawJson::from(&properties),
             is_identified: false,
             created_at: Utc::now(),
             distinct_ids: ids.iter().map(|s| s.to_string()).collect(),

@@ -1,25 +1,26 @@
 //! The `Ticket` GraphQL type (field by field as `ticket.schema.json`) and its queries.
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Json, Object, Result};
+use async_graphql::connection::Edge;
+use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::connection::TicketConnection;
 use super::filter::TicketFilter;
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::order::{Ordering, TicketOrder};
 use super::queries;
 use super::scope::TicketScope;
 use crate::assignments::Assignment;
+use crate::db::json::RawJson;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 use crate::graphql::loaders::{AssigneeOf, EmailChannelById, TagsOf};
 use crate::graphql::pagination::{self, Direction};
 use crate::messages::graphql::{ticket_messages, MessageConnection};
-use crate::persons::queries::PersonKey;
 use crate::persons::Person;
 
-fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+pub(super) fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     parse(value)
         .ok_or_else(|| {
             AppError::internal(format!("unknown {column} value in the database: {value:?}"))
@@ -76,8 +77,8 @@ impl Ticket {
     }
 
     /// Customer-provided traits such as name and email.
-    async fn anonymous_traits(&self) -> Json<&serde_json::Value> {
-        Json(&self.anonymous_traits)
+    async fn anonymous_traits(&self) -> &RawJson {
+        &self.anonymous_traits
     }
 
     /// Whether AI resolved the ticket without a human.
@@ -137,8 +138,8 @@ impl Ticket {
     }
 
     /// Session context captured when the ticket was created (replay URL, current URL…).
-    async fn session_context(&self) -> Json<&serde_json::Value> {
-        Json(&self.session_context)
+    async fn session_context(&self) -> &RawJson {
+        &self.session_context
     }
 
     /// SLA deadline set via workflows. Null means no SLA.
@@ -177,8 +178,8 @@ impl Ticket {
     }
 
     /// People copied on an email ticket.
-    async fn cc_participants(&self) -> Json<&serde_json::Value> {
-        Json(&self.cc_participants)
+    async fn cc_participants(&self) -> &RawJson {
+        &self.cc_participants
     }
 
     /// The address an email ticket was sent to (the team's email channel).
@@ -203,15 +204,7 @@ impl Ticket {
     /// tickets, else by the sender's address); null when there is none.
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
         let rc = RequestContext::of(ctx)?;
-        let email = match self.channel_source.as_str() {
-            "email" => self.email_from.clone(),
-            _ => None,
-        };
-        let key = PersonKey {
-            distinct_id: self.distinct_id.clone(),
-            email,
-        };
-        rc.loaders.load_one(key).await.gql()
+        rc.loaders.load_one(self.person_key()).await.gql()
     }
 
     /// The ticket's tags, sorted.
@@ -303,7 +296,7 @@ impl TicketQuery {
         #[graphql(desc = "Returns the tickets after this cursor.")] after: Option<String>,
         #[graphql(desc = "Returns the last n tickets.")] last: Option<i32>,
         #[graphql(desc = "Returns the tickets before this cursor.")] before: Option<String>,
-    ) -> Result<Connection<String, Ticket, TicketConnectionFields>> {
+    ) -> Result<TicketConnection> {
         let rc = RequestContext::of(ctx)?;
         let filter = filter.unwrap_or_default();
         filter.validate("filter").gql()?;
@@ -349,16 +342,20 @@ impl TicketQuery {
             Direction::Forward => (request.from.is_some(), more),
             Direction::Backward => (more, request.from.is_some()),
         };
-        let mut connection = Connection::with_additional_fields(
-            has_previous,
-            has_next,
-            TicketConnectionFields { scope, filter },
-        );
-        connection.edges.extend(rows.into_iter().map(|ticket| {
-            let cursor = pagination::encode_cursor(&query_id, &ordering.position(&ticket));
-            Edge::new(cursor, ticket)
-        }));
-        Ok(connection)
+        let edges = rows
+            .into_iter()
+            .map(|ticket| {
+                let cursor = pagination::encode_cursor(&query_id, &ordering.position(&ticket));
+                Edge::new(cursor, ticket)
+            })
+            .collect();
+        Ok(TicketConnection {
+            edges,
+            has_previous_page: has_previous,
+            has_next_page: has_next,
+            scope,
+            filter,
+        })
     }
 
     /// Customer messages waiting for the team: the sum of `unreadTeamCount` over tickets
@@ -368,25 +365,6 @@ impl TicketQuery {
         let scope = TicketScope::of(rc.viewer);
         rc.db
             .run(move |conn| Ok(queries::unread_count(conn, &scope)?))
-            .await
-            .gql()
-    }
-}
-
-/// Connection-wide fields of `TicketConnection`.
-pub struct TicketConnectionFields {
-    scope: TicketScope,
-    filter: TicketFilter,
-}
-
-#[Object]
-impl TicketConnectionFields {
-    /// How many tickets match, over all pages (counted only when asked for).
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let rc = RequestContext::of(ctx)?;
-        let (scope, filter) = (self.scope.clone(), self.filter.clone());
-        rc.db
-            .run(move |conn| Ok(queries::count(conn, &scope, &filter)?))
             .await
             .gql()
     }

@@ -1,5 +1,6 @@
 //! Tickets: the row, its queries (numbering, filters, keyset pages) and its GraphQL type.
 
+pub mod connection;
 pub mod filter;
 pub mod graphql;
 pub mod model;

@@ -2,7 +2,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::json::RawJson;
 use crate::db::schema::tickets;
+use crate::persons::queries::PersonKey;
 use crate::text_enum;
 
 text_enum! {
@@ -80,7 +82,7 @@ pub struct Ticket {
     pub distinct_id: String,
     pub status: String,
     pub priority: Option<String>,
-    pub anonymous_traits: serde_json::Value,
+    pub anonymous_traits: RawJson,
     pub ai_resolved: bool,
     pub escalation_reason: Option<String>,
     pub unread_customer_count: i32,
@@ -94,11 +96,26 @@ pub struct Ticket {
     pub email_channel_id: Option<Uuid>,
     pub email_subject: Option<String>,
     pub email_from: Option<String>,
-    pub cc_participants: serde_json::Value,
+    pub cc_participants: RawJson,
     pub session_id: Option<String>,
-    pub session_context: serde_json::Value,
+    pub session_context: RawJson,
     pub sla_due_at: Option<DateTime<Utc>>,
     pub snoozed_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Ticket {
+    /// How the ticket finds its customer: by distinct id, and for email tickets by the
+    /// sender's address too.
+    pub fn person_key(&self) -> PersonKey {
+        let email = match self.channel_source.as_str() {
+            "email" => self.email_from.clone(),
+            _ => None,
+        };
+        PersonKey {
+            distinct_id: self.distinct_id.clone(),
+            email,
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod graphql_http;
 mod http_surface;
 mod isolation;
 mod limits;
+mod lists;
 mod local_pg;
 mod migrations;
 mod mutations;

@@ -1,0 +1,196 @@
+//! `TicketConnection`, and how lists of tickets answer each `Ticket` field as a whole
+//! (see `graphql::lists`): the row's own fields straight off the rows, the person, the
+//! assignee and the tags with one loader call each for the whole page.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use async_graphql::connection::{Edge, EmptyFields, PageInfo};
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, Object, Result, Value};
+use futures_util::future::BoxFuture;
+
+use super::filter::TicketFilter;
+use super::graphql::stored;
+use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
+use super::queries;
+use super::scope::TicketScope;
+use crate::assignments::Assignment;
+use crate::error::{AppError, IntoGql};
+use crate::graphql::context::RequestContext;
+use crate::graphql::lists::values::{json, of, opt_string, string, strings};
+use crate::graphql::lists::{fail_all, nested, ListObject, ObjectList, Plan};
+use crate::graphql::loaders::{AssigneeOf, Batch, TagsOf};
+use crate::persons::queries::PersonKey;
+use crate::persons::Person;
+
+pub type TicketEdge = Edge<String, Ticket, EmptyFields>;
+
+/// A page of tickets (Relay connection), with the total over all pages on request.
+pub struct TicketConnection {
+    pub edges: Vec<TicketEdge>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+    /// What `totalCount` counts.
+    pub scope: TicketScope,
+    pub filter: TicketFilter,
+}
+
+#[Object]
+impl TicketConnection {
+    /// Information to aid in pagination.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|edge| edge.cursor.clone()),
+            end_cursor: self.edges.last().map(|edge| edge.cursor.clone()),
+        }
+    }
+
+    /// A list of edges.
+    async fn edges(&self) -> ObjectList<'_, TicketEdge> {
+        ObjectList(self.edges.iter().collect())
+    }
+
+    /// A list of nodes.
+    async fn nodes(&self) -> ObjectList<'_, Ticket> {
+        ObjectList(self.edges.iter().map(|edge| &edge.node).collect())
+    }
+
+    /// How many tickets match, over all pages (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let rc = RequestContext::of(ctx)?;
+        let (scope, filter) = (self.scope.clone(), self.filter.clone());
+        rc.db
+            .run(move |conn| Ok(queries::count(conn, &scope, &filter)?))
+            .await
+            .gql()
+    }
+}
+
+impl ListObject for Ticket {
+    fn plan(field: &str) -> Plan<Self> {
+        Plan::Row(match field {
+            "id" => |t, _| Ok(of(&t.id)),
+            "ticketNumber" => |t, _| Ok(of(&t.ticket_number)),
+            "channelSource" => |t, _| {
+                stored("channel_source", &t.channel_source, ChannelSource::from_db).map(|v| of(&v))
+            },
+            "channelDetail" => |t, _| match t.channel_detail.as_deref() {
+                None => Ok(Value::Null),
+                Some(detail) => {
+                    stored("channel_detail", detail, ChannelDetail::from_db).map(|v| of(&v))
+                }
+            },
+            "distinctId" => |t, _| Ok(string(&t.distinct_id)),
+            "status" => |t, _| stored("status", &t.status, TicketStatus::from_db).map(|v| of(&v)),
+            "priority" => |t, _| match t.priority.as_deref() {
+                None => Ok(Value::Null),
+                Some(priority) => {
+                    stored("priority", priority, TicketPriority::from_db).map(|v| of(&v))
+                }
+            },
+            "anonymousTraits" => |t, _| json(&t.anonymous_traits),
+            "aiResolved" => |t, _| Ok(of(&t.ai_resolved)),
+            // Internal: never for customer tokens (as `Ticket.escalationReason`).
+            "escalationReason" => |t, viewer| match viewer.is_customer() {
+                true => Ok(Value::Null),
+                false => Ok(opt_string(t.escalation_reason.as_deref())),
+            },
+            "createdAt" => |t, _| Ok(of(&t.created_at)),
+            "updatedAt" => |t, _| Ok(of(&t.updated_at)),
+            "messageCount" => |t, _| Ok(of(&t.message_count)),
+            "lastMessageAt" => |t, _| Ok(of(&t.last_message_at)),
+            "lastMessageText" => |t, _| Ok(opt_string(t.last_message_text.as_deref())),
+            "unreadTeamCount" => |t, _| Ok(of(&t.unread_team_count)),
+            "unreadCustomerCount" => |t, _| Ok(of(&t.unread_customer_count)),
+            "sessionId" => |t, _| Ok(opt_string(t.session_id.as_deref())),
+            "sessionContext" => |t, _| json(&t.session_context),
+            "slaDueAt" => |t, _| Ok(of(&t.sla_due_at)),
+            "snoozedUntil" => |t, _| Ok(of(&t.snoozed_until)),
+            "slackChannelId" => |t, _| Ok(opt_string(t.slack_channel_id.as_deref())),
+            "slackThreadTs" => |t, _| Ok(opt_string(t.slack_thread_ts.as_deref())),
+            "slackTeamId" => |t, _| Ok(opt_string(t.slack_team_id.as_deref())),
+            "emailSubject" => |t, _| Ok(opt_string(t.email_subject.as_deref())),
+            "emailFrom" => |t, _| Ok(opt_string(t.email_from.as_deref())),
+            "ccParticipants" => |t, _| json(&t.cc_participants),
+            "person" => return Plan::Batch(persons),
+            "assignee" => return Plan::Batch(assignees),
+            "tags" => return Plan::Batch(tags),
+            // `emailTo` (rare in lists) and `messages` (arguments of its own).
+            _ => return Plan::Each,
+        })
+    }
+}
+
+/// The request's loader, asked once for the keys of the whole list.
+async fn load_all<K>(
+    field: &Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> Result<HashMap<K, <Batch as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batch: Loader<K, Error = Arc<AppError>>,
+{
+    let rc = RequestContext::of(field)?;
+    rc.loaders.load_many(keys).await.gql()
+}
+
+fn persons<'a>(
+    tickets: &'a [&'a Ticket],
+    fields: &'a [Context<'a>],
+) -> BoxFuture<'a, Vec<Option<Value>>> {
+    Box::pin(async move {
+        let keys: Vec<PersonKey> = tickets.iter().map(|ticket| ticket.person_key()).collect();
+        match load_all(&fields[0], keys.iter().cloned()).await {
+            Ok(found) => {
+                let persons: Vec<Option<&Person>> = keys.iter().map(|key| found.get(key)).collect();
+                nested(fields, &persons).await
+            }
+            Err(error) => fail_all(fields, error),
+        }
+    })
+}
+
+fn assignees<'a>(
+    tickets: &'a [&'a Ticket],
+    fields: &'a [Context<'a>],
+) -> BoxFuture<'a, Vec<Option<Value>>> {
+    Box::pin(async move {
+        match load_all(
+            &fields[0],
+            tickets.iter().map(|ticket| AssigneeOf(ticket.id)),
+        )
+        .await
+        {
+            Ok(found) => {
+                let assignees: Vec<Option<&Assignment>> = tickets
+                    .iter()
+                    .map(|ticket| found.get(&AssigneeOf(ticket.id)))
+                    .collect();
+                nested(fields, &assignees).await
+            }
+            Err(error) => fail_all(fields, error),
+        }
+    })
+}
+
+fn tags<'a>(
+    tickets: &'a [&'a Ticket],
+    fields: &'a [Context<'a>],
+) -> BoxFuture<'a, Vec<Option<Value>>> {
+    Box::pin(async move {
+        match load_all(&fields[0], tickets.iter().map(|ticket| TagsOf(ticket.id))).await {
+            Ok(found) => tickets
+                .iter()
+                .map(|ticket| {
+                    let tags = found.get(&TagsOf(ticket.id)).map(Vec::as_slice);
+                    Some(strings(tags.unwrap_or_default()))
+                })
+                .collect(),
+            Err(error) => fail_all(fields, error),
+        }
+    })
+}
