@@ -134,7 +134,7 @@ impl App {
             },
             metrics.db_statements.clone(),
         );
-        let db = Db::new(pool);
+        let db = Db::new(pool, metrics.db_trips.clone());
         let broker = Broker::new(options.subscription_queue);
         let schema = build_schema(
             Some(SchemaData {

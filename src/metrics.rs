@@ -1,5 +1,5 @@
 //! Prometheus metrics of one server: HTTP requests, latency, pool state and the SQL
-//! statement count. One registry per server (not the global one), so tests running
+//! statement and blocking-pool trip counts. One registry per server (not the global one), so tests running
 //! several servers in one process each read their own figures.
 
 use prometheus::{
@@ -14,6 +14,7 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub db_statements: IntCounter,
+    pub db_trips: IntCounter,
     pool_connections: IntGaugeVec,
 }
 
@@ -41,6 +42,10 @@ impl Metrics {
             "ticketgate_db_statements_total",
             "SQL statements sent to PostgreSQL through the pool",
         )?;
+        let db_trips = IntCounter::new(
+            "ticketgate_db_trips_total",
+            "Hand-offs of database work to the blocking pool, each with one pooled connection",
+        )?;
         let pool_connections = IntGaugeVec::new(
             Opts::new(
                 "ticketgate_db_pool_connections",
@@ -51,12 +56,14 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(db_statements.clone()))?;
+        registry.register(Box::new(db_trips.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
             http_duration,
             db_statements,
+            db_trips,
             pool_connections,
         })
     }

@@ -95,12 +95,14 @@ pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> P
 pub struct Db {
     pool: PgPool,
     turns: Arc<Semaphore>,
+    /// Counts the trips to the blocking pool (`ticketgate_db_trips_total`).
+    trips: IntCounter,
 }
 
 impl Db {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, trips: IntCounter) -> Self {
         let turns = Arc::new(Semaphore::new(pool.max_size() as usize));
-        Db { pool, turns }
+        Db { pool, turns, trips }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -120,6 +122,7 @@ impl Db {
         .await
         .map_err(|_| AppError::DbUnavailable("timed out waiting for a database connection".into()))?
         .map_err(|err| AppError::DbUnavailable(Box::new(err)))?;
+        self.trips.inc();
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let mut conn = pool.get()?;

@@ -14,6 +14,7 @@ use diesel::PgConnection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::read_ahead::{Primed, Taken};
 use crate::assignments::{self, Assignment};
 use crate::db::Db;
 use crate::error::AppError;
@@ -30,6 +31,8 @@ pub struct Batch {
     db: Db,
     scope: TicketScope,
     trip: Trip,
+    /// Answers read ahead with a page (see `read_ahead`).
+    primed: Mutex<Primed>,
 }
 
 /// One piece of loader work, waiting for its trip to the database.
@@ -142,7 +145,13 @@ pub fn loaders(db: Db, scope: TicketScope, activity: RequestActivity) -> Loaders
         })
     };
     let trip = Trip::default();
-    DataLoader::new(Batch { db, scope, trip }, spawner)
+    let batch = Batch {
+        db,
+        scope,
+        trip,
+        primed: Mutex::default(),
+    };
+    DataLoader::new(batch, spawner)
         .delay(Duration::ZERO)
         // One batch per kind: no page is larger than this.
         .max_batch_size(1_000_000)
@@ -173,6 +182,15 @@ pub struct MessagePageOf {
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
 impl Batch {
+    /// Leaves answers read ahead for the loaders to hand out.
+    pub fn prime(&self, answers: Primed) {
+        self.primed().merge(answers);
+    }
+
+    fn primed(&self) -> std::sync::MutexGuard<'_, Primed> {
+        self.primed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn run<T, F>(&self, work: F) -> Result<T, Arc<AppError>>
     where
         T: Send + 'static,
@@ -194,14 +212,15 @@ impl Loader<AssigneeOf> for Batch {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[AssigneeOf]) -> LoadResult<AssigneeOf, Assignment> {
-        let ticket_ids = ids(keys, |k| k.0);
-        let found = self
-            .run(move |conn, _| Ok(assignments::queries::for_tickets(conn, &ticket_ids)?))
-            .await?;
-        Ok(found
-            .into_iter()
-            .map(|(id, a)| (AssigneeOf(id), a))
-            .collect())
+        let Taken { mut found, missing } = self.primed().take_assignees(keys);
+        if !missing.is_empty() {
+            let ticket_ids = ids(&missing, |k| k.0);
+            let more = self
+                .run(move |conn, _| Ok(assignments::queries::for_tickets(conn, &ticket_ids)?))
+                .await?;
+            found.extend(more.into_iter().map(|(id, a)| (AssigneeOf(id), a)));
+        }
+        Ok(found)
     }
 }
 
@@ -210,11 +229,15 @@ impl Loader<TagsOf> for Batch {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[TagsOf]) -> LoadResult<TagsOf, Vec<String>> {
-        let ticket_ids = ids(keys, |k| k.0);
-        let found = self
-            .run(move |conn, _| Ok(tags::queries::for_tickets(conn, &ticket_ids)?))
-            .await?;
-        Ok(found.into_iter().map(|(id, t)| (TagsOf(id), t)).collect())
+        let Taken { mut found, missing } = self.primed().take_tags(keys);
+        if !missing.is_empty() {
+            let ticket_ids = ids(&missing, |k| k.0);
+            let more = self
+                .run(move |conn, _| Ok(tags::queries::for_tickets(conn, &ticket_ids)?))
+                .await?;
+            found.extend(more.into_iter().map(|(id, t)| (TagsOf(id), t)));
+        }
+        Ok(found)
     }
 }
 
@@ -265,9 +288,14 @@ impl Loader<PersonKey> for Batch {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, Person> {
-        let keys = keys.to_vec();
-        self.run(move |conn, scope| Ok(persons::for_keys(conn, scope.team_id, &keys)?))
-            .await
+        let Taken { mut found, missing } = self.primed().take_persons(keys);
+        if !missing.is_empty() {
+            let more = self
+                .run(move |conn, scope| Ok(persons::for_keys(conn, scope.team_id, &missing)?))
+                .await?;
+            found.extend(more);
+        }
+        Ok(found)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod limits;
 pub mod lists;
 pub mod loaders;
 pub mod pagination;
+pub mod read_ahead;
 pub mod schema;
 pub mod subscriptions;
 pub mod text_enum;

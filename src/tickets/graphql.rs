@@ -17,6 +17,7 @@ use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 use crate::graphql::loaders::{AssigneeOf, EmailChannelById, TagsOf};
 use crate::graphql::pagination::{self, Direction};
+use crate::graphql::read_ahead::ReadAhead;
 use crate::messages::graphql::{ticket_messages, MessageConnection};
 use crate::persons::Person;
 
@@ -325,19 +326,24 @@ impl TicketQuery {
             ordering.clone(),
             request.clone(),
         );
-        let (rows, more) = rc
+        // What the page's tickets will ask their loaders for comes along in the same trip.
+        let read_ahead = ReadAhead::of_connection(&ctx.look_ahead());
+        let (rows, more, primed) = rc
             .db
             .run(move |conn| {
-                Ok(queries::page(
+                let (rows, more) = queries::page(
                     conn,
                     &page_scope,
                     &page_filter,
                     &page_ordering,
                     &page_request,
-                )?)
+                )?;
+                let primed = read_ahead.fetch(conn, &page_scope, &rows)?;
+                Ok((rows, more, primed))
             })
             .await
             .gql()?;
+        rc.loaders.loader().prime(primed);
         let (has_previous, has_next) = match request.direction {
             Direction::Forward => (request.from.is_some(), more),
             Direction::Backward => (more, request.from.is_some()),

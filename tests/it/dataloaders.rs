@@ -1,5 +1,7 @@
 //! A page of N tickets with every nested field costs the same number of SQL statements
-//! for N = 1, 50 and 500 (counted by `ticketgate_db_statements_total`).
+//! for N = 1, 50 and 500 (counted by `ticketgate_db_statements_total`), and an inbox page
+//! (person, assignee, tags) takes its look-ups along with the page: two trips to the
+//! blocking pool in all, the key's and the page's (`ticketgate_db_trips_total`).
 
 use diesel::prelude::*;
 use serde_json::json;
@@ -78,7 +80,7 @@ const EVERYTHING: &str = r#"query($n: Int) {
   }
 }"#;
 
-async fn statements(server: &TestServer) -> u64 {
+async fn counter(server: &TestServer, name: &str) -> u64 {
     let text = reqwest::get(server.url("/metrics"))
         .await
         .unwrap()
@@ -86,9 +88,13 @@ async fn statements(server: &TestServer) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix("ticketgate_db_statements_total "))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
-        .expect("the statement counter")
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+async fn statements(server: &TestServer) -> u64 {
+    counter(server, "ticketgate_db_statements_total").await
 }
 
 #[tokio::test]
@@ -126,4 +132,33 @@ async fn statement_count_does_not_grow_with_the_page() {
     assert_eq!(counts[1], counts[2], "{counts:?}");
     // Key, page, count, and one per kind of nested look-up.
     assert!(counts[0] <= 10, "{counts:?}");
+}
+
+#[tokio::test]
+async fn an_inbox_page_reads_its_nested_look_ups_in_the_same_trip() {
+    let db = test_db();
+    let team = helpers::seed(&db.url, "acme", 120);
+    complete_newest_ticket(&mut db.conn(), team);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let inbox = "query($n: Int) { tickets(first: $n) { \
+        edges { cursor node { id status person { name } assignee { user { email } } tags } } \
+        pageInfo { hasNextPage endCursor } } }";
+    for n in [1, 100] {
+        let (trips_before, statements_before) = (
+            counter(&server, "ticketgate_db_trips_total").await,
+            statements(&server).await,
+        );
+        let data = client.data(inbox, json!({ "n": n })).await;
+        let trips = counter(&server, "ticketgate_db_trips_total").await - trips_before;
+        let sent = statements(&server).await - statements_before;
+        let edges = data["tickets"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), n as usize);
+        assert!(!edges[0]["node"]["person"].is_null());
+        assert!(!edges[0]["node"]["assignee"]["user"]["email"].is_null());
+        assert_eq!(edges[0]["node"]["tags"], json!(["urgent"]));
+        // The key, then the page with its persons, assignees and tags.
+        assert_eq!((trips, sent), (2, 5), "trips and statements for n = {n}");
+    }
 }
