@@ -13,6 +13,7 @@ use diesel::prelude::*;
 
 use crate::auth::bearer::Authenticator;
 use crate::auth::customer_tokens::TokenSecret;
+use crate::auth::key_cache::KeyCache;
 use crate::config::ServeOptions;
 use crate::db::local_pg::{ClusterOptions, LocalCluster, LocalPgError};
 use crate::db::{self, Db, PoolOptions};
@@ -160,7 +161,11 @@ impl App {
             schema,
             db: db.clone(),
             metrics,
-            auth: Authenticator::new(db.clone(), tokens),
+            auth: Authenticator::new(
+                db.clone(),
+                tokens,
+                KeyCache::new(broker.clone(), Duration::from_secs(options.key_cache_secs)),
+            ),
             rate_limit: http::rate_limit::RateLimit::new(
                 options.rate_limit_per_second,
                 options.rate_limit_burst,

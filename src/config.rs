@@ -151,6 +151,12 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_WORKERS")]
     pub workers: Option<usize>,
 
+    /// How long a replica may keep an API key it looked up, in seconds, while it listens
+    /// for key changes (any change empties every replica's cache at once); 0: look the key
+    /// up on every request.
+    #[arg(long, env = "TICKETGATE_KEY_CACHE_SECS", default_value_t = 60)]
+    pub key_cache_secs: u64,
+
     /// How often API keys' `last_used_at` is written, in seconds.
     #[arg(long, env = "TICKETGATE_KEY_USAGE_FLUSH_SECS", default_value_t = 30)]
     pub key_usage_flush_secs: u64,

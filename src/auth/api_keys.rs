@@ -93,10 +93,10 @@ pub fn create(
     Ok((row, key))
 }
 
-/// The live (not revoked) key with this clear text, if any.
-pub fn find_active(conn: &mut PgConnection, key: &str) -> QueryResult<Option<ApiKey>> {
+/// The live key whose clear text hashes to `hash`, if any.
+pub fn find_active_by_hash(conn: &mut PgConnection, hash: &[u8]) -> QueryResult<Option<ApiKey>> {
     api_keys::table
-        .filter(api_keys::key_hash.eq(hash_key(key)))
+        .filter(api_keys::key_hash.eq(hash))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKey::as_select())
         .first(conn)
@@ -149,12 +149,13 @@ impl LastUsedTracker {
     }
 }
 
-/// The NOTIFY channel revocations are announced on (every replica closes the key's
-/// websocket connections).
+/// The NOTIFY channel key changes are announced on, with the key's id, by a trigger on
+/// `api_keys` (migration 000006): every replica forgets the keys it cached and closes that
+/// key's websocket connections.
 pub const REVOKED_CHANNEL: &str = "ticketgate_revoked_keys";
 
 /// Revokes the team's live key with this id or prefix; returns how many matched (only a
-/// single match is revoked). Announces the revocation to every replica on commit.
+/// single match is revoked). The trigger announces it to every replica on commit.
 pub fn revoke(conn: &mut PgConnection, team_id: Uuid, id_or_prefix: &str) -> QueryResult<usize> {
     conn.transaction(|conn| {
         let live = api_keys::table
@@ -173,9 +174,6 @@ pub fn revoke(conn: &mut PgConnection, team_id: Uuid, id_or_prefix: &str) -> Que
         if let [id] = matches.as_slice() {
             diesel::update(api_keys::table.find(id))
                 .set(api_keys::revoked_at.eq(diesel::dsl::now))
-                .execute(conn)?;
-            diesel::sql_query(format!("SELECT pg_notify('{REVOKED_CHANNEL}', $1)"))
-                .bind::<diesel::sql_types::Text, _>(id.to_string())
                 .execute(conn)?;
         }
         Ok(matches.len())

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::api_keys::{self, LastUsedTracker, KEY_PREFIX};
+use super::api_keys::{self, ApiKey, LastUsedTracker, KEY_PREFIX};
 use super::customer_tokens::{TokenSecret, TOKEN_PREFIX};
+use super::key_cache::KeyCache;
 use super::Viewer;
 use crate::db::Db;
 use crate::error::AppError;
@@ -27,15 +28,17 @@ pub struct Authenticator {
     db: Db,
     usage: Arc<LastUsedTracker>,
     tokens: Option<TokenSecret>,
+    keys: Arc<KeyCache>,
 }
 
 impl Authenticator {
     /// `tokens`: the customer-token secret; without it customer tokens are refused.
-    pub fn new(db: Db, tokens: Option<TokenSecret>) -> Authenticator {
+    pub fn new(db: Db, tokens: Option<TokenSecret>, keys: KeyCache) -> Authenticator {
         Authenticator {
             db,
             usage: Arc::new(LastUsedTracker::default()),
             tokens,
+            keys: Arc::new(keys),
         }
     }
 
@@ -62,14 +65,28 @@ impl Authenticator {
         if !token.starts_with(KEY_PREFIX) || token.len() > 128 {
             return Err(UNAUTHENTICATED);
         }
-        let token = token.to_string();
-        let key = self
-            .db
-            .run(move |conn| Ok(api_keys::find_active(conn, &token)?))
-            .await?
-            .ok_or(UNAUTHENTICATED)?;
+        let hash = api_keys::hash_key(token);
+        let key = match self.keys.get(&hash) {
+            Some(key) => key,
+            None => self.look_up(hash).await?,
+        };
         self.usage.touch(key.id);
         Ok(key.viewer())
+    }
+
+    /// The live key with this hash from the database, kept for the next requests.
+    async fn look_up(&self, hash: Vec<u8>) -> Result<ApiKey, AppError> {
+        let epoch = self.keys.epoch();
+        let lookup = hash.clone();
+        let key = self
+            .db
+            .run(move |conn| Ok(api_keys::find_active_by_hash(conn, &lookup)?))
+            .await?
+            .ok_or(UNAUTHENTICATED)?;
+        if let Some(epoch) = epoch {
+            self.keys.put(hash, key.clone(), epoch);
+        }
+        Ok(key)
     }
 
     fn customer(&self, token: &str) -> Result<Viewer, AppError> {

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod bearer;
 pub mod customer_tokens;
 pub mod graphql;
+pub mod key_cache;
 pub mod viewer;
 
 pub use viewer::Viewer;

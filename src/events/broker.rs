@@ -1,6 +1,7 @@
 use std::any::Any;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -111,6 +112,18 @@ pub struct Broker {
     memo: Mutex<Memo>,
     /// API keys revoked anywhere: their websocket connections close.
     revoked: broadcast::Sender<Uuid>,
+    /// Whether what is known about keys can be trusted (see `credentials_epoch`).
+    credentials: CredentialsWatch,
+}
+
+/// Tells caches of API keys whether they may trust what they hold: only while this
+/// process listens for key changes, and only what they read since the last change or
+/// reconnection (either bumps the epoch; a cache keeps an entry only for the epoch it was
+/// read in). Before the first LISTEN and while reconnecting nothing may be trusted.
+#[derive(Default)]
+struct CredentialsWatch {
+    listening: AtomicBool,
+    epoch: AtomicU64,
 }
 
 impl Broker {
@@ -120,6 +133,7 @@ impl Broker {
         Arc::new(Broker {
             sender,
             revoked,
+            credentials: CredentialsWatch::default(),
             memo: Mutex::new(Memo::default()),
             seen: Mutex::new(Seen {
                 order: VecDeque::new(),
@@ -133,8 +147,33 @@ impl Broker {
         self.sender.subscribe()
     }
 
+    /// A key changed or went (revoked, re-scoped, deleted) somewhere.
     pub fn revoke(&self, key_id: Uuid) {
+        self.credentials.epoch.fetch_add(1, Ordering::SeqCst);
         let _ = self.revoked.send(key_id);
+    }
+
+    /// The listener's state: key changes reach this process only while it listens.
+    pub fn set_listening(&self, listening: bool) {
+        // Ordered so that no reader pairs the new epoch with a stale "listening".
+        let watch = &self.credentials;
+        if listening {
+            watch.epoch.fetch_add(1, Ordering::SeqCst);
+            watch.listening.store(true, Ordering::SeqCst);
+        } else {
+            watch.listening.store(false, Ordering::SeqCst);
+            watch.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// What keys read now are valid for: None while key changes could go unnoticed.
+    pub fn credentials_epoch(&self) -> Option<u64> {
+        // Epoch first: a reconnection between the two reads makes it stale, not trusted.
+        let epoch = self.credentials.epoch.load(Ordering::SeqCst);
+        self.credentials
+            .listening
+            .load(Ordering::SeqCst)
+            .then_some(epoch)
     }
 
     pub fn revocations(&self) -> broadcast::Receiver<Uuid> {

@@ -48,6 +48,8 @@ pub async fn run(url: String, broker: Arc<Broker>, listening: tokio::sync::onesh
             Ok(()) => backoff = Duration::from_millis(100),
             Err(err) => tracing::warn!(error = %err, "event listener disconnected; reconnecting"),
         }
+        // Key changes go unnoticed until the next LISTEN: caches must not be trusted.
+        broker.set_listening(false);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
@@ -64,6 +66,7 @@ async fn listen(
     client
         .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {REVOKED_CHANNEL}"))
         .await?;
+    broker.set_listening(true);
     if let Some(listening) = listening.take() {
         let _ = listening.send(());
     }

@@ -5,7 +5,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
 
-use crate::helpers::{self, fixtures, test_db, TestServer};
+use crate::helpers::{self, fixtures, test_db, Client, TestServer};
 
 struct Setup {
     db: helpers::TestDb,
@@ -91,20 +91,108 @@ async fn requests_need_a_valid_key() {
     assert_eq!(ok["tickets"]["nodes"].as_array().unwrap().len(), 3);
 }
 
+/// Posts until the key is refused (or `wait` passes): what a replica knows of keys follows
+/// the database within moments, not at once.
+async fn refused_within(client: &Client, wait: std::time::Duration) -> (u16, Value) {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let (status, body) = client.post("{ tickets { nodes { id } } }", json!({})).await;
+        if status == 401 || std::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
-async fn revoked_keys_stop_working_on_the_next_request() {
+async fn keys_revoked_in_sql_stop_working_at_once() {
     use diesel::prelude::*;
     use ticketgate::db::schema::api_keys;
     let s = setup();
     let client = s.server.client(&s.key);
     client.data("{ tickets { nodes { id } } }", json!({})).await;
+    // Cached now; revoked behind ticketgate's back: the trigger announces it.
     diesel::update(api_keys::table)
         .set(api_keys::revoked_at.eq(diesel::dsl::now))
         .execute(&mut s.db.conn())
         .unwrap();
-    let (status, body) = client.post("{ tickets { nodes { id } } }", json!({})).await;
-    assert_eq!(status, 401);
+    let (status, body) = refused_within(&client, std::time::Duration::from_secs(5)).await;
+    assert_eq!(status, 401, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn rescoped_and_deleted_keys_are_looked_up_again() {
+    use diesel::prelude::*;
+    use ticketgate::db::schema::api_keys;
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let ticket = fixtures::tickets(&mut db.conn(), team, 1)[0];
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let write = format!(
+        r#"mutation {{ bulkUpdateTags(ids: ["{ticket}"], action: ADD, tags: ["x"]) {{ id }} }}"#
+    );
+    let write = write.as_str();
+    assert_eq!(client.error_code(write, json!({})).await, "FORBIDDEN");
+    // Made a write key in SQL, it can write within moments.
+    diesel::update(api_keys::table)
+        .set(api_keys::scopes.eq(vec!["read".to_string(), "write".to_string()]))
+        .execute(&mut db.conn())
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut body = client.post(write, json!({})).await.1;
+    while body.get("errors").is_some() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        body = client.post(write, json!({})).await.1;
+    }
+    assert!(body.get("errors").is_none(), "{body}");
+    diesel::delete(api_keys::table)
+        .execute(&mut db.conn())
+        .unwrap();
+    let (status, _) = refused_within(&client, std::time::Duration::from_secs(5)).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_key_is_looked_up_once_then_kept_unless_caching_is_off() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    for (cache_secs, looked_up_again) in [(60, false), (0, true)] {
+        let server = TestServer::builder(&db.url)
+            .options(|o| o.key_cache_secs = cache_secs)
+            .start();
+        let client = server.client(&key);
+        let query = "{ tickets { nodes { id } } }";
+        let first = statements_of(&server, client.data(query, json!({}))).await;
+        let second = statements_of(&server, client.data(query, json!({}))).await;
+        let expected = if looked_up_again { first } else { first - 1 };
+        assert_eq!(
+            second, expected,
+            "cache {cache_secs} s: {first} then {second}"
+        );
+    }
+}
+
+/// How many SQL statements `request` cost the server.
+async fn statements_of(server: &TestServer, request: impl std::future::Future) -> u64 {
+    let count = || async {
+        let text = reqwest::get(server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix("ticketgate_db_statements_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = count().await;
+    request.await;
+    count().await - before
 }
 
 #[tokio::test]
