@@ -5,11 +5,9 @@
 
 use async_graphql::{Enum, InputObject, OneofObject};
 use chrono::{DateTime, Utc};
-use diesel::expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::Bool;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -182,6 +180,22 @@ impl TicketFilter {
         Ok(())
     }
 
+    /// The text of a text search (not a ticket number), if the filter has one.
+    pub fn text_search(&self) -> Option<&str> {
+        self.search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && super::search::is_text(s))
+    }
+
+    /// The same filter without its search.
+    pub fn without_search(&self) -> TicketFilter {
+        TicketFilter {
+            search: None,
+            ..self.clone()
+        }
+    }
+
     /// Narrows a query on `tickets` (already limited to `scope`) to this filter.
     pub fn apply<'a, ST: 'a>(
         &self,
@@ -237,7 +251,7 @@ impl TicketFilter {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            query = apply_search(query, scope, search);
+            query = super::search::apply(query, scope, search);
         }
         if let Some(state) = self.sla {
             let hour_from_now = trusted::<
@@ -301,105 +315,9 @@ fn apply_assignee<'a, ST: 'a>(
     }
 }
 
-/// `%text%` for ILIKE, with the user's own `%`, `_` and `\` taken literally.
-pub fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-fn apply_search<'a, ST: 'a>(
-    query: tickets::BoxedQuery<'a, Pg, ST>,
-    scope: &TicketScope,
-    search: &str,
-) -> tickets::BoxedQuery<'a, Pg, ST> {
-    if search.chars().all(|c| c.is_ascii_digit()) {
-        // A number beyond any ticket number matches nothing rather than failing.
-        return match search.parse::<i32>() {
-            Ok(number) => query.filter(tickets::ticket_number.eq(number)),
-            Err(_) => query.filter(trusted::<Bool>("false")),
-        };
-    }
-    query.filter(SearchMatches {
-        team_id: scope.team_id,
-        pattern: like_pattern(search),
-        // A customer's search must not find what private notes say (it would reveal them).
-        include_private: scope.distinct_id.is_none(),
-    })
-}
-
-/// `tickets.id IN (tickets whose customer name, email or subject match ∪ tickets with a
-/// matching message)`.
-///
-/// Written as a union of two index look-ups rather than `traits ILIKE … OR id IN (…)`: with
-/// the OR, PostgreSQL filters the team's tickets one by one in page order and computes the
-/// message side by reading every message of the team; the union lets each side use its
-/// trigram index (messages: `(team_id, content)`, migration 000004) and costs what the
-/// matches cost, not what the team holds. The text is fixed (values are bind parameters),
-/// so the statement is prepared once per connection like the rest of the page query.
-#[derive(Debug, Clone)]
-struct SearchMatches {
-    team_id: Uuid,
-    pattern: String,
-    include_private: bool,
-}
-
-impl Expression for SearchMatches {
-    type SqlType = Bool;
-}
-
-impl QueryFragment<Pg> for SearchMatches {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // The trait expressions are spelled exactly as in the trigram indexes so they are used.
-        out.push_sql("tickets.id IN (SELECT t.id FROM tickets t WHERE t.team_id = ");
-        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.team_id)?;
-        out.push_sql(" AND ((t.anonymous_traits ->> 'name') ILIKE ");
-        out.push_bind_param::<Text, _>(&self.pattern)?;
-        out.push_sql(" OR (t.anonymous_traits ->> 'email') ILIKE ");
-        out.push_bind_param::<Text, _>(&self.pattern)?;
-        out.push_sql(" OR t.email_subject ILIKE ");
-        out.push_bind_param::<Text, _>(&self.pattern)?;
-        out.push_sql(") UNION SELECT m.ticket_id FROM messages m WHERE m.team_id = ");
-        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.team_id)?;
-        out.push_sql(" AND NOT m.deleted AND m.content ILIKE ");
-        out.push_bind_param::<Text, _>(&self.pattern)?;
-        if !self.include_private {
-            out.push_sql(" AND NOT m.is_private");
-        }
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl QueryId for SearchMatches {
-    type QueryId = ();
-    // Keyed by its text in the statement cache (two texts: with and without private notes).
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<QS> AppearsOnTable<QS> for SearchMatches {}
-impl<QS> SelectableExpression<QS> for SearchMatches {}
-
-impl<GB> ValidGrouping<GB> for SearchMatches {
-    type IsAggregate = is_aggregate::Never;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(like_pattern("Ünïcode"), "%Ünïcode%");
-    }
 
     #[test]
     fn validation_names_the_field() {

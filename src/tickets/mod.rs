@@ -8,6 +8,7 @@ pub mod mutations;
 pub mod order;
 pub mod queries;
 pub mod scope;
+pub mod search;
 pub mod writes;
 
 pub use model::Ticket;

@@ -117,6 +117,11 @@ impl Ordering {
         query: tickets::BoxedQuery<'a, Pg, ST>,
         direction: Direction,
     ) -> tickets::BoxedQuery<'a, Pg, ST> {
+        query.order(trusted::<Integer>(self.order_sql(direction)))
+    }
+
+    /// The ORDER BY list for reading in `direction`, on `tickets.*` columns.
+    pub fn order_sql(&self, direction: Direction) -> String {
         let flip = direction == Direction::Backward;
         let mut parts: Vec<String> = self
             .0
@@ -127,7 +132,7 @@ impl Ordering {
             let last = self.0.last().map_or(OrderDirection::Desc, |t| t.direction);
             parts.push(format!("tickets.id {}", keyword(last, flip)));
         }
-        query.order(trusted::<Integer>(parts.join(", ")))
+        parts.join(", ")
     }
 
     /// Only rows strictly after `from` in reading order: the lexicographic comparison

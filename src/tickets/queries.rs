@@ -1,3 +1,4 @@
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -5,6 +6,7 @@ use super::filter::TicketFilter;
 use super::model::Ticket;
 use super::order::Ordering;
 use super::scope::TicketScope;
+use super::search;
 use crate::db::schema::tickets;
 use crate::graphql::pagination::{Direction, PageRequest};
 
@@ -43,6 +45,41 @@ pub fn page(
     ordering: &Ordering,
     request: &PageRequest,
 ) -> QueryResult<(Vec<Ticket>, bool)> {
+    let wanted = request.size + 1;
+    // A text search tries the newest tickets first (see `search`): exact when the window
+    // holds a whole page and more.
+    let windowed = match filter.text_search() {
+        Some(text) if request.size > 0 => {
+            let window = search::window_for(wanted);
+            let inner = ordered(scope, &filter.without_search(), ordering, request)?;
+            let mut query = search::Windowed::new(inner, scope, text, window);
+            query.order = ordering.order_sql(request.direction);
+            query.limit = wanted;
+            Some(query.load::<Ticket>(conn)?).filter(|rows| rows.len() as i64 == wanted)
+        }
+        _ => None,
+    };
+    let mut rows = match windowed {
+        Some(rows) => rows,
+        None => ordered(scope, filter, ordering, request)?
+            .limit(wanted)
+            .load(conn)?,
+    };
+    let more = rows.len() as i64 > request.size;
+    rows.truncate(request.size as usize);
+    if request.direction == Direction::Backward {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// The scope's tickets matching `filter`, after the cursor, in reading order.
+fn ordered<'a>(
+    scope: &TicketScope,
+    filter: &TicketFilter,
+    ordering: &Ordering,
+    request: &'a PageRequest,
+) -> QueryResult<PageQuery<'a>> {
     let mut query = filter.apply(
         scope,
         scope.apply(tickets::table.select(Ticket::as_select()).into_boxed()),
@@ -54,15 +91,11 @@ pub fn page(
                 diesel::result::Error::QueryBuilderError("cursor of another shape".into())
             })?;
     }
-    let query = ordering.apply_order(query, request.direction);
-    let mut rows = query.limit(request.size + 1).load(conn)?;
-    let more = rows.len() as i64 > request.size;
-    rows.truncate(request.size as usize);
-    if request.direction == Direction::Backward {
-        rows.reverse();
-    }
-    Ok((rows, more))
+    Ok(ordering.apply_order(query, request.direction))
 }
+
+type PageQuery<'a> =
+    tickets::BoxedQuery<'a, Pg, <diesel::dsl::AsSelect<Ticket, Pg> as Expression>::SqlType>;
 
 /// How many of the scope's tickets match `filter`.
 pub fn count(

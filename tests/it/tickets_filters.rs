@@ -1281,3 +1281,126 @@ async fn values_postgres_cannot_store_are_not_internal_errors() {
         }
     }
 }
+
+/// The tickets of `team` a text search must find, in `order`, computed in SQL the plain
+/// way (every match, then sorted).
+fn expected_search(conn: &mut PgConnection, team: Uuid, text: &str, order: &str) -> Vec<String> {
+    use diesel::sql_types::{Text, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let pattern = ticketgate::tickets::search::like_pattern(text);
+    diesel::sql_query(format!(
+        "SELECT t.id FROM tickets t WHERE t.team_id = $1 AND ( \
+           (t.anonymous_traits ->> 'name') ILIKE $2 OR (t.anonymous_traits ->> 'email') ILIKE $2 \
+           OR t.email_subject ILIKE $2 OR EXISTS (SELECT 1 FROM messages m \
+             WHERE m.ticket_id = t.id AND NOT m.deleted AND m.content ILIKE $2)) \
+         ORDER BY {order}"
+    ))
+    .bind::<SqlUuid, _>(team)
+    .bind::<Text, _>(pattern)
+    .load::<Id>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|row| row.id.to_string())
+    .collect()
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+#[tokio::test]
+async fn search_pages_are_exact_beyond_the_newest_window() {
+    // More tickets than the window a small page tests first (1,000): common words fill
+    // pages from the window, rare ones fall back to the trigram indexes, and pages after
+    // a cursor start a new window there.
+    let db = test_db();
+    let team = helpers::seed(&db.url, "acme", 2_500);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let query = "query($q: String, $after: String, $order: [TicketOrder!]) { \
+        tickets(first: 7, after: $after, filter: { search: $q }, orderBy: $order) { \
+          nodes { id } pageInfo { hasNextPage endCursor } } }";
+    let orders = [
+        (json!(null), "t.updated_at DESC, t.id DESC"),
+        (
+            json!([{ "field": "TICKET_NUMBER", "direction": "ASC" }]),
+            "t.ticket_number ASC",
+        ),
+    ];
+    // A customer's full name: a few tickets only.
+    let name: String = diesel::sql_query(
+        "SELECT anonymous_traits ->> 'name' AS name FROM tickets \
+         WHERE anonymous_traits ? 'name' ORDER BY ticket_number LIMIT 1",
+    )
+    .get_result::<Name>(&mut db.conn())
+    .unwrap()
+    .name;
+    // A word in one message of every 400th ticket by number: matches far apart in every
+    // order, so windows after a cursor come up short and the trigram indexes answer.
+    {
+        use ticketgate::db::schema::tickets;
+        let mut conn = db.conn();
+        let spread: Vec<Uuid> = tickets::table
+            .filter(tickets::team_id.eq(team))
+            .filter(tickets::ticket_number.eq_any((0..7).map(|i| 1 + i * 400)))
+            .select(tickets::id)
+            .load(&mut conn)
+            .unwrap();
+        for ticket in spread {
+            let spec = MessageSpec {
+                content: "a zebracorn sighting".into(),
+                ..MessageSpec::default()
+            };
+            fixtures::message(&mut conn, team, ticket, &spec);
+        }
+    }
+    let mut seen_counts = Vec::new();
+    let words = [
+        "webhook",
+        "WEBHOOK deliveries",
+        &name,
+        "Zebracorn",
+        "zq-none",
+        "a",
+    ];
+    for text in words {
+        for (order, sql_order) in &orders {
+            let expected = expected_search(&mut db.conn(), team, text, sql_order);
+            let mut found = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let data = client
+                    .data(query, json!({ "q": text, "after": after, "order": order }))
+                    .await;
+                let page = &data["tickets"];
+                found.extend(
+                    page["nodes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n["id"].as_str().unwrap().to_string()),
+                );
+                if page["pageInfo"]["hasNextPage"] != true {
+                    break;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+            assert_eq!(found, expected, "search {text:?} by {sql_order}");
+            seen_counts.push(expected.len());
+        }
+    }
+    // The words chosen cover a rare match, none, and many.
+    assert!(seen_counts.contains(&0), "{seen_counts:?}");
+    assert!(
+        seen_counts.iter().any(|&n| (1..100).contains(&n)),
+        "{seen_counts:?}"
+    );
+    assert!(seen_counts.iter().any(|&n| n > 1_000), "{seen_counts:?}");
+}
