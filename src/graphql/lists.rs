@@ -24,7 +24,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::{Edge, EmptyFields};
+use async_graphql::connection::{Edge, EmptyFields, PageInfo};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
@@ -295,6 +295,34 @@ fn insert_value(object: &mut IndexMap<Name, Value>, key: Name, value: Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// A page of a Relay connection: what `TicketConnection` and `MessageConnection` answer
+/// `pageInfo`, `edges` and `nodes` from (as async-graphql's `Connection` would, with
+/// edges and nodes resolved as lists).
+pub struct Page<T: OutputType> {
+    pub edges: Vec<Edge<String, T, EmptyFields>>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+}
+
+impl<T: ListObject> Page<T> {
+    pub fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|edge| edge.cursor.clone()),
+            end_cursor: self.edges.last().map(|edge| edge.cursor.clone()),
+        }
+    }
+
+    pub fn edges(&self) -> ObjectList<'_, Edge<String, T, EmptyFields>> {
+        ObjectList(self.edges.iter().collect())
+    }
+
+    pub fn nodes(&self) -> ObjectList<'_, T> {
+        ObjectList(self.edges.iter().map(|edge| &edge.node).collect())
     }
 }
 

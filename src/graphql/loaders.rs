@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use super::read_ahead::{Primed, Taken};
 use crate::assignments::{self, Assignment};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::error::{AppError, IntoGql};
 use crate::messages::queries::{self as messages, MessagePage, MessagePageSpec};
 use crate::persons::queries::{self as persons, PersonKey};
 use crate::persons::Person;
@@ -331,4 +332,17 @@ impl Loader<MessagePageOf> for Batch {
         })
         .await
     }
+}
+
+/// The request's loader, asked once for the keys of the whole list.
+pub async fn load_all<K>(
+    field: &async_graphql::Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> async_graphql::Result<HashMap<K, <Batch as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batch: Loader<K, Error = Arc<AppError>>,
+{
+    let rc = super::context::RequestContext::of(field)?;
+    rc.loaders.load_many(keys).await.gql()
 }

@@ -1,13 +1,16 @@
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, Result};
+use async_graphql::connection::{Edge, EmptyFields, PageInfo};
+use async_graphql::{Context, ErrorExtensions, Object, Result, Value};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::model::{Message, MessageAuthorType};
 use super::queries::MessagePageSpec;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
-use crate::graphql::loaders::{MessagePageOf, TicketById, UserById};
+use crate::graphql::lists::values::{of, string};
+use crate::graphql::lists::{fail_all, nested, report, ListObject, ObjectList, Page, Plan};
+use crate::graphql::loaders::{load_all, MessagePageOf, TicketById, UserById};
 use crate::graphql::pagination::{self, Direction, Position};
 use crate::tickets::{Ticket, TicketScope};
 use crate::users::User;
@@ -27,11 +30,7 @@ impl Message {
 
     /// Who wrote it: the customer, a support agent or the AI.
     async fn author_type(&self) -> Result<MessageAuthorType> {
-        MessageAuthorType::from_db(&self.author_type)
-            .ok_or_else(|| {
-                AppError::internal(format!("unknown author_type {:?}", self.author_type))
-            })
-            .gql()
+        author_type(self)
     }
 
     /// An internal note: never shown to the customer, not counted on the ticket.
@@ -66,7 +65,93 @@ impl Message {
 }
 
 /// A page of a ticket's messages, oldest first.
-pub type MessageConnection = Connection<String, Message>;
+pub struct MessageConnection(Page<Message>);
+
+#[Object]
+impl MessageConnection {
+    /// Information to aid in pagination.
+    async fn page_info(&self) -> PageInfo {
+        self.0.page_info()
+    }
+
+    /// A list of edges.
+    async fn edges(&self) -> ObjectList<'_, Edge<String, Message, EmptyFields>> {
+        self.0.edges()
+    }
+
+    /// A list of nodes.
+    async fn nodes(&self) -> ObjectList<'_, Message> {
+        self.0.nodes()
+    }
+}
+
+impl ListObject for Message {
+    fn plan(field: &str) -> Plan<Self> {
+        Plan::Row(match field {
+            "id" => |m, _| Ok(of(&m.id)),
+            "content" => |m, _| Ok(string(&m.content)),
+            "authorType" => |m, _| author_type(m).map(|t| of(&t)),
+            "isPrivate" => |m, _| Ok(of(&m.is_private)),
+            "createdAt" => |m, _| Ok(of(&m.created_at)),
+            "createdBy" => return Plan::Batch(authors),
+            "ticket" => return Plan::Batch(tickets),
+            _ => return Plan::Each,
+        })
+    }
+}
+
+fn author_type(message: &Message) -> Result<MessageAuthorType> {
+    MessageAuthorType::from_db(&message.author_type)
+        .ok_or_else(|| AppError::internal(format!("unknown author_type {:?}", message.author_type)))
+        .gql()
+}
+
+/// The agents who wrote a page of messages, with one loader call.
+fn authors<'a>(
+    messages: &'a [&'a Message],
+    fields: &'a [Context<'a>],
+) -> BoxFuture<'a, Vec<Option<Value>>> {
+    Box::pin(async move {
+        let keys = messages.iter().filter_map(|m| m.created_by.map(UserById));
+        match load_all(&fields[0], keys).await {
+            Ok(found) => {
+                let users: Vec<Option<&User>> = messages
+                    .iter()
+                    .map(|m| m.created_by.and_then(|id| found.get(&UserById(id))))
+                    .collect();
+                nested(fields, &users).await
+            }
+            Err(error) => fail_all(fields, error),
+        }
+    })
+}
+
+/// The tickets of a page of messages, with one loader call (a message's ticket is never
+/// null: one the viewer may not see is NOT_FOUND, as `Message.ticket`).
+fn tickets<'a>(
+    messages: &'a [&'a Message],
+    fields: &'a [Context<'a>],
+) -> BoxFuture<'a, Vec<Option<Value>>> {
+    Box::pin(async move {
+        let keys = messages.iter().map(|m| TicketById(m.ticket_id));
+        let found = match load_all(&fields[0], keys).await {
+            Ok(found) => found,
+            Err(error) => return fail_all(fields, error),
+        };
+        let tickets: Vec<Option<&Ticket>> = messages
+            .iter()
+            .map(|m| found.get(&TicketById(m.ticket_id)))
+            .collect();
+        let mut values = nested(fields, &tickets).await;
+        for ((ticket, value), field) in tickets.iter().zip(&mut values).zip(fields) {
+            if ticket.is_none() {
+                report(field, AppError::NotFound("ticket").extend());
+                *value = None;
+            }
+        }
+        values
+    })
+}
 
 fn position(message: &Message) -> Position {
     Position {
@@ -126,12 +211,18 @@ pub async fn ticket_messages(
         Direction::Forward => (request.from.is_some(), more),
         Direction::Backward => (more, request.from.is_some()),
     };
-    let mut connection = Connection::new(has_previous, has_next);
-    connection.edges.extend(rows.into_iter().map(|message| {
-        let cursor = pagination::encode_cursor(&query_id, &position(&message));
-        Edge::new(cursor, message)
-    }));
-    Ok(connection)
+    let edges = rows
+        .into_iter()
+        .map(|message| {
+            let cursor = pagination::encode_cursor(&query_id, &position(&message));
+            Edge::new(cursor, message)
+        })
+        .collect();
+    Ok(MessageConnection(Page {
+        edges,
+        has_previous_page: has_previous,
+        has_next_page: has_next,
+    }))
 }
 
 /// Which side of the conversation read the ticket.

@@ -2,12 +2,7 @@
 //! (see `graphql::lists`): the row's own fields straight off the rows, the person, the
 //! assignee and the tags with one loader call each for the whole page.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::Arc;
-
 use async_graphql::connection::{Edge, EmptyFields, PageInfo};
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Object, Result, Value};
 use futures_util::future::BoxFuture;
 
@@ -17,11 +12,11 @@ use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketS
 use super::queries;
 use super::scope::TicketScope;
 use crate::assignments::Assignment;
-use crate::error::{AppError, IntoGql};
+use crate::error::IntoGql;
 use crate::graphql::context::RequestContext;
 use crate::graphql::lists::values::{json, of, opt_string, string, strings};
-use crate::graphql::lists::{fail_all, nested, ListObject, ObjectList, Plan};
-use crate::graphql::loaders::{AssigneeOf, Batch, TagsOf};
+use crate::graphql::lists::{fail_all, nested, ListObject, ObjectList, Page, Plan};
+use crate::graphql::loaders::{load_all, AssigneeOf, TagsOf};
 use crate::persons::queries::PersonKey;
 use crate::persons::Person;
 
@@ -29,9 +24,7 @@ pub type TicketEdge = Edge<String, Ticket, EmptyFields>;
 
 /// A page of tickets (Relay connection), with the total over all pages on request.
 pub struct TicketConnection {
-    pub edges: Vec<TicketEdge>,
-    pub has_previous_page: bool,
-    pub has_next_page: bool,
+    pub page: Page<Ticket>,
     /// What `totalCount` counts.
     pub scope: TicketScope,
     pub filter: TicketFilter,
@@ -41,22 +34,17 @@ pub struct TicketConnection {
 impl TicketConnection {
     /// Information to aid in pagination.
     async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_previous_page: self.has_previous_page,
-            has_next_page: self.has_next_page,
-            start_cursor: self.edges.first().map(|edge| edge.cursor.clone()),
-            end_cursor: self.edges.last().map(|edge| edge.cursor.clone()),
-        }
+        self.page.page_info()
     }
 
     /// A list of edges.
     async fn edges(&self) -> ObjectList<'_, TicketEdge> {
-        ObjectList(self.edges.iter().collect())
+        self.page.edges()
     }
 
     /// A list of nodes.
     async fn nodes(&self) -> ObjectList<'_, Ticket> {
-        ObjectList(self.edges.iter().map(|edge| &edge.node).collect())
+        self.page.nodes()
     }
 
     /// How many tickets match, over all pages (counted only when asked for).
@@ -123,19 +111,6 @@ impl ListObject for Ticket {
             _ => return Plan::Each,
         })
     }
-}
-
-/// The request's loader, asked once for the keys of the whole list.
-async fn load_all<K>(
-    field: &Context<'_>,
-    keys: impl IntoIterator<Item = K>,
-) -> Result<HashMap<K, <Batch as Loader<K>>::Value>>
-where
-    K: Send + Sync + Hash + Eq + Clone + 'static,
-    Batch: Loader<K, Error = Arc<AppError>>,
-{
-    let rc = RequestContext::of(field)?;
-    rc.loaders.load_many(keys).await.gql()
 }
 
 fn persons<'a>(

@@ -15,6 +15,7 @@ use crate::assignments::Assignment;
 use crate::db::json::RawJson;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
+use crate::graphql::lists::Page;
 use crate::graphql::loaders::{AssigneeOf, EmailChannelById, TagsOf};
 use crate::graphql::pagination::{self, Direction};
 use crate::graphql::read_ahead::ReadAhead;
@@ -356,9 +357,11 @@ impl TicketQuery {
             })
             .collect();
         Ok(TicketConnection {
-            edges,
-            has_previous_page: has_previous,
-            has_next_page: has_next,
+            page: Page {
+                edges,
+                has_previous_page: has_previous,
+                has_next_page: has_next,
+            },
             scope,
             filter,
         })

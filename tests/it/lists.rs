@@ -199,3 +199,62 @@ async fn list_objects_keep_the_order_of_the_selection() {
         }
     }
 }
+
+const MESSAGE_FIELDS: &str = "__typename id content authorType isPrivate createdAt \
+    createdBy { id email name } ticket { id ticketNumber person { name } tags }";
+
+#[tokio::test]
+async fn a_page_of_messages_answers_as_a_single_message_does() {
+    use diesel::prelude::*;
+    let db = test_db();
+    let team = helpers::seed(&db.url, "acme", 5);
+    let mut conn = db.conn();
+    let agent = crate::helpers::fixtures::user(&mut conn, team, "ada@acme.example", "Ada");
+    let (_, key) = ticketgate::auth::api_keys::create(
+        &mut conn,
+        team,
+        Some(agent),
+        "agent",
+        &[Scope::Read, Scope::Write],
+    )
+    .unwrap();
+    let ticket: uuid::Uuid = ticketgate::db::schema::tickets::table
+        .select(ticketgate::db::schema::tickets::id)
+        .first(&mut conn)
+        .unwrap();
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    // `sendMessage` returns its message resolved by async-graphql, field by field.
+    let mut sent = Vec::new();
+    for (content, private) in [("first", false), ("a note", true), ("third", false)] {
+        let data = client
+            .data(
+                &format!(
+                    "mutation($t: UUID!, $c: String!, $p: Boolean) {{ \
+                       sendMessage(ticketId: $t, content: $c, isPrivate: $p) {{ {MESSAGE_FIELDS} }} }}"
+                ),
+                json!({ "t": ticket, "c": content, "p": private }),
+            )
+            .await;
+        sent.push(data["sendMessage"].clone());
+    }
+    let data = client
+        .data(
+            &format!(
+                "query($t: UUID!) {{ ticket(id: $t) {{ messages(last: 3, includePrivate: true) {{ \
+                   nodes {{ {MESSAGE_FIELDS} }} edges {{ node {{ {MESSAGE_FIELDS} }} }} }} }} }}"
+            ),
+            json!({ "t": ticket }),
+        )
+        .await;
+    let page = &data["ticket"]["messages"];
+    assert_eq!(page["nodes"], Value::Array(sent.clone()));
+    let from_edges: Vec<Value> = page["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    assert_eq!(from_edges, sent);
+    assert_eq!(sent[0]["createdBy"]["name"], "Ada");
+}
