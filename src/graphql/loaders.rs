@@ -334,15 +334,71 @@ impl Loader<MessagePageOf> for Batch {
     }
 }
 
-/// The request's loader, asked once for the keys of the whole list.
+/// Keys whose answers a page may have read ahead (see `read_ahead`).
+pub trait ReadAheadKey: Sized {
+    type Value;
+    /// The answers read ahead for `keys` (handed out once), and the keys still to ask.
+    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Self::Value>;
+}
+
+impl ReadAheadKey for PersonKey {
+    type Value = Person;
+    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Person> {
+        batch.primed().take_persons(&keys)
+    }
+}
+
+impl ReadAheadKey for AssigneeOf {
+    type Value = Assignment;
+    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Assignment> {
+        batch.primed().take_assignees(&keys)
+    }
+}
+
+impl ReadAheadKey for TagsOf {
+    type Value = Vec<String>;
+    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Vec<String>> {
+        batch.primed().take_tags(&keys)
+    }
+}
+
+/// Never read ahead: every key is asked.
+macro_rules! never_read_ahead {
+    ($($key:ty => $value:ty),* $(,)?) => {$(
+        impl ReadAheadKey for $key {
+            type Value = $value;
+            fn take(_: &Batch, keys: Vec<Self>) -> Taken<Self, $value> {
+                Taken { found: HashMap::new(), missing: keys }
+            }
+        }
+    )*};
+}
+
+never_read_ahead!(UserById => User, TicketById => Ticket);
+
+/// The request's loader, asked once for the keys of the whole list. What the page read
+/// ahead is taken straight from the loader's store (no batch to schedule); only the rest
+/// goes through the DataLoader.
 pub async fn load_all<K>(
     field: &async_graphql::Context<'_>,
     keys: impl IntoIterator<Item = K>,
 ) -> async_graphql::Result<HashMap<K, <Batch as Loader<K>>::Value>>
 where
-    K: Send + Sync + Hash + Eq + Clone + 'static,
+    K: ReadAheadKey<Value = <Batch as Loader<K>>::Value>
+        + Send
+        + Sync
+        + Hash
+        + Eq
+        + Clone
+        + 'static,
     Batch: Loader<K, Error = Arc<AppError>>,
 {
     let rc = super::context::RequestContext::of(field)?;
-    rc.loaders.load_many(keys).await.gql()
+    // Each key once: tickets of one customer share their person's key.
+    let keys: std::collections::HashSet<K> = keys.into_iter().collect();
+    let Taken { mut found, missing } = K::take(rc.loaders.loader(), keys.into_iter().collect());
+    if !missing.is_empty() {
+        found.extend(rc.loaders.load_many(missing).await.gql()?);
+    }
+    Ok(found)
 }
