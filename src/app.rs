@@ -154,6 +154,7 @@ impl App {
                 max_root_fields: options.max_root_fields,
                 max_fields: options.max_fields,
                 introspection: options.introspection,
+                document_cache: options.document_cache,
             },
         );
         let listener = start_listener(url, broker.clone()).await;

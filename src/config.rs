@@ -115,6 +115,11 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
 
+    /// Parsed query documents kept by their text (parsing is skipped for a document seen
+    /// before); 0: parse every request.
+    #[arg(long, env = "TICKETGATE_DOCUMENT_CACHE", default_value_t = 1000)]
+    pub document_cache: usize,
+
     /// Requests per second per API key (or customer), on average; 0: no limit.
     #[arg(long, env = "TICKETGATE_RATE_LIMIT_PER_SECOND", default_value_t = 50)]
     pub rate_limit_per_second: u32,

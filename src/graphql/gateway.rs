@@ -14,6 +14,7 @@ use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
+use super::documents::DocumentCache;
 use super::error_codes::{code_response, parse_failed};
 use super::limits::DocumentLimits;
 use super::schema::GraphqlSchema;
@@ -23,11 +24,16 @@ use super::schema::GraphqlSchema;
 pub struct Gateway {
     schema: GraphqlSchema,
     limits: DocumentLimits,
+    documents: Option<Arc<DocumentCache>>,
 }
 
 impl Gateway {
-    pub fn new(schema: GraphqlSchema, limits: DocumentLimits) -> Self {
-        Gateway { schema, limits }
+    pub fn new(schema: GraphqlSchema, limits: DocumentLimits, documents: usize) -> Self {
+        Gateway {
+            schema,
+            limits,
+            documents: DocumentCache::new(documents).map(Arc::new),
+        }
     }
 
     /// The SDL clients see.
@@ -38,6 +44,9 @@ impl Gateway {
     /// Parses the document (kept in the request, so async-graphql does not parse it
     /// again) and measures it; a refusal is the whole response's one error.
     fn admit(&self, request: &mut Request) -> Result<(), ServerError> {
+        if let Some(documents) = &self.documents {
+            documents.prepare(request);
+        }
         match request.parsed_query() {
             Ok(document) => self.limits.check(document),
             Err(error) => Err(parse_failed(error)),

@@ -1,6 +1,7 @@
 //! Schema assembly, request context, error codes, pagination and loaders.
 
 pub mod context;
+pub mod documents;
 pub mod error_codes;
 pub mod gateway;
 pub mod limits;

@@ -33,6 +33,8 @@ pub struct SchemaOptions {
     pub max_root_fields: usize,
     pub max_fields: usize,
     pub introspection: bool,
+    /// Parsed documents kept by their text (0: none).
+    pub document_cache: usize,
 }
 
 impl Default for SchemaOptions {
@@ -44,6 +46,7 @@ impl Default for SchemaOptions {
             max_root_fields: 20,
             max_fields: 5_000,
             introspection: true,
+            document_cache: 1000,
         }
     }
 }
@@ -73,7 +76,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         max_root_fields: options.max_root_fields,
         max_fields: options.max_fields,
     };
-    Gateway::new(builder.finish(), limits)
+    Gateway::new(builder.finish(), limits, options.document_cache)
 }
 
 /// The SDL clients see (what `ticketgate print-schema` prints and `schema.graphql` holds).
