@@ -189,7 +189,9 @@ impl Batch {
     }
 
     fn primed(&self) -> std::sync::MutexGuard<'_, Primed> {
-        self.primed.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.forget_stale();
+        primed
     }
 
     async fn run<T, F>(&self, work: F) -> Result<T, Arc<AppError>>

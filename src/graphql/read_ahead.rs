@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::time::{Duration, Instant};
 
 use async_graphql::Lookahead;
 use diesel::PgConnection;
@@ -93,16 +94,41 @@ fn answers<K: Hash + Eq, V>(
     answers
 }
 
+/// How long answers read ahead may wait for their page's lists (which ask within
+/// milliseconds). Loaders can outlive a request — a websocket connection keeps its own
+/// for all its operations — and an operation cancelled between its page and its lists
+/// would otherwise leave answers behind for a later one.
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
 /// Answers read ahead, waiting for the loader.
-#[derive(Default)]
 pub struct Primed {
     persons: HashMap<PersonKey, Option<Person>>,
     assignees: HashMap<AssigneeOf, Option<Assignment>>,
     tags: HashMap<TagsOf, Option<Vec<String>>>,
+    read_at: Instant,
+}
+
+impl Default for Primed {
+    fn default() -> Self {
+        Primed {
+            persons: HashMap::new(),
+            assignees: HashMap::new(),
+            tags: HashMap::new(),
+            read_at: Instant::now(),
+        }
+    }
 }
 
 impl Primed {
+    /// Forgets what waited too long (see `FRESH_FOR`).
+    pub fn forget_stale(&mut self) {
+        if self.read_at.elapsed() > FRESH_FOR {
+            *self = Primed::default();
+        }
+    }
+
     pub fn merge(&mut self, more: Primed) {
+        self.read_at = more.read_at;
         self.persons.extend(more.persons);
         self.assignees.extend(more.assignees);
         self.tags.extend(more.tags);
@@ -147,6 +173,21 @@ fn take<K: Hash + Eq + Clone, V>(store: &mut HashMap<K, Option<V>>, keys: &[K]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_left_waiting_too_long_are_forgotten() {
+        let mut primed = Primed::default();
+        primed
+            .tags
+            .insert(TagsOf(uuid::Uuid::nil()), Some(vec!["x".into()]));
+        primed.forget_stale();
+        assert_eq!(primed.tags.len(), 1, "fresh answers stay");
+        primed.read_at = Instant::now() - FRESH_FOR - Duration::from_millis(1);
+        primed.forget_stale();
+        let taken = primed.take_tags(&[TagsOf(uuid::Uuid::nil())]);
+        assert!(taken.found.is_empty());
+        assert_eq!(taken.missing.len(), 1);
+    }
 
     #[test]
     fn a_repeated_key_keeps_its_first_answer() {
