@@ -1,6 +1,6 @@
 //! The schema, assembled once at start-up and shared by every request and connection.
 
-use async_graphql::{MergedObject, Schema};
+use async_graphql::{MergedObject, Schema, SchemaBuilder, ValidationMode};
 
 use super::context::SchemaData;
 use super::gateway::Gateway;
@@ -53,6 +53,23 @@ impl Default for SchemaOptions {
 
 /// The schema with its shared data. `data` is None only for printing the SDL.
 pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSchema {
+    let schema = builder(data.clone(), options).finish();
+    // Built twice rather than shared: async-graphql's validation mode is a schema setting.
+    let prevalidated = builder(data, options)
+        .validation_mode(ValidationMode::Fast)
+        .finish();
+    let limits = DocumentLimits {
+        max_aliases: options.max_aliases,
+        max_root_fields: options.max_root_fields,
+        max_fields: options.max_fields,
+    };
+    Gateway::new(schema, prevalidated, limits, options.document_cache)
+}
+
+fn builder(
+    data: Option<SchemaData>,
+    options: &SchemaOptions,
+) -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
     // No async-graphql extensions: see gateway.rs.
     let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot);
     // 0 turns a limit off (as for the rate limit), e.g. to measure what the limits cost.
@@ -71,12 +88,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
             .data(data.tokens.clone())
             .data(data);
     }
-    let limits = DocumentLimits {
-        max_aliases: options.max_aliases,
-        max_root_fields: options.max_root_fields,
-        max_fields: options.max_fields,
-    };
-    Gateway::new(builder.finish(), limits, options.document_cache)
+    builder
 }
 
 /// The SDL clients see (what `ticketgate print-schema` prints and `schema.graphql` holds).

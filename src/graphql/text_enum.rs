@@ -23,6 +23,17 @@ macro_rules! text_enum {
             pub fn from_db(value: &str) -> Option<Self> {
                 match value { $($db => Some($name::$variant),)+ _ => None }
             }
+
+            /// The GraphQL value, as async-graphql prints it, without allocating: lists
+            /// print an enum per row, and `to_value` allocates its name every time.
+            pub fn graphql_value(self) -> async_graphql::Value {
+                static NAMES: std::sync::OnceLock<Vec<async_graphql::Value>> =
+                    std::sync::OnceLock::new();
+                let names = NAMES.get_or_init(|| {
+                    Self::ALL.iter().map(async_graphql::InputType::to_value).collect()
+                });
+                names[self as usize].clone()
+            }
         }
     };
 }

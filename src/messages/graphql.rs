@@ -90,7 +90,7 @@ impl ListObject for Message {
         Plan::Row(match field {
             "id" => |m, _| Ok(of(&m.id)),
             "content" => |m, _| Ok(string(&m.content)),
-            "authorType" => |m, _| author_type(m).map(|t| of(&t)),
+            "authorType" => |m, _| author_type(m).map(MessageAuthorType::graphql_value),
             "isPrivate" => |m, _| Ok(of(&m.is_private)),
             "createdAt" => |m, _| Ok(of(&m.created_at)),
             "createdBy" => return Plan::Batch(authors),

@@ -64,21 +64,22 @@ impl ListObject for Ticket {
             "id" => |t, _| Ok(of(&t.id)),
             "ticketNumber" => |t, _| Ok(of(&t.ticket_number)),
             "channelSource" => |t, _| {
-                stored("channel_source", &t.channel_source, ChannelSource::from_db).map(|v| of(&v))
+                stored("channel_source", &t.channel_source, ChannelSource::from_db)
+                    .map(ChannelSource::graphql_value)
             },
             "channelDetail" => |t, _| match t.channel_detail.as_deref() {
                 None => Ok(Value::Null),
-                Some(detail) => {
-                    stored("channel_detail", detail, ChannelDetail::from_db).map(|v| of(&v))
-                }
+                Some(detail) => stored("channel_detail", detail, ChannelDetail::from_db)
+                    .map(ChannelDetail::graphql_value),
             },
             "distinctId" => |t, _| Ok(string(&t.distinct_id)),
-            "status" => |t, _| stored("status", &t.status, TicketStatus::from_db).map(|v| of(&v)),
+            "status" => |t, _| {
+                stored("status", &t.status, TicketStatus::from_db).map(TicketStatus::graphql_value)
+            },
             "priority" => |t, _| match t.priority.as_deref() {
                 None => Ok(Value::Null),
-                Some(priority) => {
-                    stored("priority", priority, TicketPriority::from_db).map(|v| of(&v))
-                }
+                Some(priority) => stored("priority", priority, TicketPriority::from_db)
+                    .map(TicketPriority::graphql_value),
             },
             "anonymousTraits" => |t, _| json(&t.anonymous_traits),
             "aiResolved" => |t, _| Ok(of(&t.ai_resolved)),

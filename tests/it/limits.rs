@@ -238,3 +238,52 @@ async fn introspection_and_suggestions_can_be_switched_off() {
         .data("{ __schema { queryType { name } } }", json!({}))
         .await;
 }
+
+/// Documents are validated once when nothing in a request can change the verdict (no
+/// variables); every answer must be the one a server validating every request gives.
+#[tokio::test]
+async fn remembered_validation_answers_as_full_validation_does() {
+    let db = test_db();
+    let (team, key) = team_and_key(&db);
+    fixtures::tickets(&mut db.conn(), team, 3);
+    let cached = TestServer::start(&db.url);
+    let uncached = TestServer::builder(&db.url)
+        .options(|o| o.document_cache = 0)
+        .start();
+    let page = "{ tickets(first: 2) { nodes { ticketNumber status } pageInfo { hasNextPage } } }";
+    let two_operations = "query A { unreadCount } query B { tickets(first: 1) { totalCount } }";
+    let requests = [
+        (page, json!({}), None),
+        (page, json!({}), None),
+        // Passed as `A`; `B` and no name at all are still checked in full.
+        (two_operations, json!({}), Some("A")),
+        (two_operations, json!({}), Some("A")),
+        (two_operations, json!({}), Some("B")),
+        (two_operations, json!({}), None),
+        // Invalid: never remembered.
+        ("{ tickets(first: 2) { nodes { nope } } }", json!({}), None),
+        ("{ tickets(first: 2) { nodes { nope } } }", json!({}), None),
+        // Variables: the values decide, every time.
+        ("query($n: Int!) { ticket(number: $n) { ticketNumber } }", json!({"n": 1}), None),
+        ("query($n: Int!) { ticket(number: $n) { ticketNumber } }", json!({"n": "one"}), None),
+        ("query($n: Int!) { ticket(number: $n) { ticketNumber } }", json!({}), None),
+    ];
+    for (query, variables, operation) in requests {
+        let body = json!({ "query": query, "variables": variables, "operationName": operation });
+        let answer = |server: &TestServer| {
+            let request = server
+                .client(&key)
+                .http
+                .post(server.url("/graphql"))
+                .bearer_auth(&key)
+                .json(&body);
+            async move {
+                let response = request.send().await.expect("request");
+                let status = response.status().as_u16();
+                (status, response.json::<serde_json::Value>().await.expect("json"))
+            }
+        };
+        let (want, got) = (answer(&uncached).await, answer(&cached).await);
+        assert_eq!(got, want, "{query} as {operation:?} with {variables}");
+    }
+}
