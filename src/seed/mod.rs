@@ -3,13 +3,19 @@
 //! assignments and tags.
 //!
 //! Built for volume: rows are generated in memory, in chunks, on a second thread while
-//! the previous chunk is written with binary `COPY FROM`. A million tickets with their
-//! ~2.6 million messages load in about 50 s on two cores when the connection is a
-//! superuser's (foreign-key triggers skipped, see `copy::may_skip_foreign_key_checks`),
-//! about twice that otherwise.
+//! the previous chunk is written with binary `COPY FROM`. When the connection is a
+//! superuser's, foreign-key triggers are skipped (see `copy::may_skip_foreign_key_checks`).
+//!
+//! Several teams may be seeded in one run (`seed_teams`, `ticketgate seed --teams N`).
+//! On an empty database a large run takes the bulk path (`bulk`): the secondary indexes
+//! are dropped, the teams are loaded two at a time, and the indexes are built once at
+//! the end, two at a time, before ANALYZE. Measured on two busy cores (load average ~4
+//! from other builds): 1,000,000 tickets over 10 teams in 129 s, of which 36 s loading and
+//! 90 s for the longest index build (the trigram GIN index of 2.6 million messages);
+//! seeding the teams one by one took 53 s for 100,000 tickets where this takes 14 s.
 //!
 //! Seeding an existing team adds to it: its fixtures are reused, and ticket numbers
-//! continue from the team's counter.
+//! continue from the team's counter. The rows are the same on both paths.
 
 mod bulk;
 mod catalog;
