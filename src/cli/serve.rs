@@ -74,9 +74,8 @@ impl ShutdownSignal {
 /// The first start of a new local data directory: a small `demo` team and a key for it,
 /// so a newcomer can query at once.
 fn seed_demo(url: &str) -> Result<String, StartupError> {
-    let mut conn = db::connect(url)?;
     seed::seed(
-        &mut conn,
+        url,
         &seed::SeedOptions {
             team_slug: "demo".into(),
             tickets: 200,
@@ -84,6 +83,7 @@ fn seed_demo(url: &str) -> Result<String, StartupError> {
             rng_seed: 42,
         },
     )?;
+    let mut conn = db::connect(url)?;
     let team =
         teams::queries::find_by_slug(&mut conn, "demo")?.ok_or(AppError::NotFound("team"))?;
     let (_, key) = api_keys::create(

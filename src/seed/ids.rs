@@ -6,7 +6,13 @@
 //! at its right edge instead of being split at random places — much faster for COPY of
 //! millions of rows than random v4 ids.
 
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
 use uuid::Uuid;
+
+/// The prefix of the last run started in this process.
+static LAST_PREFIX: Mutex<u128> = Mutex::new(0);
 
 /// What an id is for: each kind counts on its own, so all kinds stay sequential.
 #[derive(Clone, Copy, Debug)]
@@ -36,11 +42,24 @@ pub struct IdGen {
 
 impl IdGen {
     /// A fresh prefix: call once per run.
+    ///
+    /// Several runs in one process (`seed --teams N`) may start within a millisecond,
+    /// and the uuid crate then keeps the top bits of `now_v7` (it counts in the low ones
+    /// we replace): so each prefix must be above the last one this process handed out,
+    /// waiting for the next millisecond if need be.
     pub fn for_new_run() -> Self {
-        let base = Uuid::now_v7().as_u128();
-        IdGen {
-            prefix: base & !((1u128 << RAND_B_BITS) - 1),
-            next: [0; KINDS],
+        loop {
+            let prefix = Uuid::now_v7().as_u128() & !((1u128 << RAND_B_BITS) - 1);
+            let mut last = LAST_PREFIX.lock().unwrap_or_else(PoisonError::into_inner);
+            if prefix > *last {
+                *last = prefix;
+                return IdGen {
+                    prefix,
+                    next: [0; KINDS],
+                };
+            }
+            drop(last);
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -79,6 +98,14 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a.get_version_num(), 7);
         assert_eq!(c.get_variant(), uuid::Variant::RFC4122);
+    }
+
+    #[test]
+    fn runs_started_at_once_get_distinct_prefixes() {
+        let firsts: Vec<Uuid> = (0..20)
+            .map(|_| IdGen::for_new_run().next(IdKind::Ticket))
+            .collect();
+        assert!(firsts.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

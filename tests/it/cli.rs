@@ -71,6 +71,35 @@ fn print_schema_matches_the_committed_schema_graphql() {
     );
 }
 
+#[test]
+fn seed_teams_seeds_every_team_in_one_run() {
+    let db = test_db();
+    let seed = ticketgate(&db.url)
+        .args([
+            "seed",
+            "--team",
+            "globex",
+            "--teams",
+            "3",
+            "--tickets",
+            "31",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&seed.stderr);
+    assert!(seed.status.success(), "{stderr}");
+    assert!(stderr.contains("seeded 3 teams: 31 tickets"), "{stderr}");
+    use diesel::prelude::*;
+    use ticketgate::db::schema::teams;
+    let got: Vec<(String, i32)> = teams::table
+        .select((teams::slug, teams::last_ticket_number))
+        .order(teams::slug)
+        .load(&mut db.conn())
+        .unwrap();
+    let want = [("globex-0", 11), ("globex-1", 10), ("globex-2", 10)];
+    assert_eq!(got, want.map(|(s, n)| (s.to_owned(), n)).to_vec());
+}
+
 #[tokio::test]
 async fn migrate_seed_and_api_key_work_together() {
     let db = test_db();

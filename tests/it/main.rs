@@ -18,6 +18,7 @@ mod mutations;
 mod node_clients;
 mod schema_contract;
 mod secrets_in_logs;
+mod seed;
 mod subscriptions;
 mod tickets_filters;
 mod tickets_nested;

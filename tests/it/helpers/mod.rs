@@ -20,9 +20,8 @@ use ticketgate::auth::viewer::Scope;
 
 /// Seeds `tickets` tickets for team `slug` (created when missing) and returns the team id.
 pub fn seed(url: &str, slug: &str, tickets: u64) -> uuid::Uuid {
-    let mut conn = PgConnection::establish(url).expect("connect");
     ticketgate::seed::seed(
-        &mut conn,
+        url,
         &ticketgate::seed::SeedOptions {
             team_slug: slug.into(),
             tickets,
