@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_graphql::{ErrorExtensions, Executor, Request, ServerError};
 use futures_util::future::{AbortHandle, Abortable, LocalBoxFuture};
 use futures_util::stream::{LocalBoxStream, SelectAll};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -116,7 +116,7 @@ impl<E: Executor> Connection<E> {
         drop((events, operations, admission));
         if let End::Close(frame) = end {
             tracing::debug!(code = frame.code, reason = %frame.reason, "closing websocket");
-            send_close(socket, frame).await;
+            send_close(socket, frame).boxed_local().await;
         }
     }
 
@@ -130,11 +130,13 @@ impl<E: Executor> Connection<E> {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                frame = self.socket.next() => self.on_frame(frame).await?,
+                // Each step is boxed while it runs: inline, the largest of them would
+                // size this future, held by every idle connection.
+                frame = self.socket.next() => self.on_frame(frame).boxed_local().await?,
                 Some((id, event)) = self.events.next(), if !self.events.is_empty() => {
-                    self.on_event(&id, event).await?
+                    self.on_event(&id, event).boxed_local().await?
                 }
-                _ = ticks.tick(), if !keepalive.is_zero() => self.on_tick().await?,
+                _ = ticks.tick(), if !keepalive.is_zero() => self.on_tick().boxed_local().await?,
                 () = &mut init_deadline, if self.admit.is_some() => {
                     closing(close::INIT_TIMEOUT, "Connection initialisation timeout")?
                 }
