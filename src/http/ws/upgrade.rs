@@ -13,11 +13,13 @@ use std::rc::Rc;
 use actix_codec::{Framed, FramedParts};
 use actix_http::body::{BodySize, BoxBody, MessageBody};
 use actix_http::h1::{Codec, Message};
-use actix_http::{ConnectionType, HttpMessage, Request, Response, StatusCode};
+use actix_http::header;
+use actix_http::{HttpMessage, Request, Response, StatusCode};
 use actix_service::{fn_factory, fn_service, Service, ServiceFactory};
 use actix_web::web::{Bytes, BytesMut};
 use futures_util::future::LocalBoxFuture;
 use futures_util::SinkExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Set on requests that came through here: only these may be answered with a handoff.
@@ -112,18 +114,58 @@ where
 
 /// Writes an answer that is not a handshake, then closes the connection (what else the
 /// client sent after an upgrade request is not HTTP we could read).
-async fn respond(
-    mut framed: Framed<TcpStream, Codec>,
-    response: Response<BoxBody>,
-) -> io::Result<()> {
-    let (mut head, body) = response.into_parts();
-    head.head_mut().set_connection_type(ConnectionType::Close);
+///
+/// Written by hand rather than through the h1 codec: after an upgrade request the codec
+/// is in its streaming state and its answer never reached clients (they saw the socket
+/// close mid-handshake). The head is the app's own (status, headers), with the body's
+/// length and `connection: close`.
+async fn respond(framed: Framed<TcpStream, Codec>, response: Response<BoxBody>) -> io::Result<()> {
+    let (head, body) = response.into_parts();
     let body: Bytes = actix_http::body::to_bytes(body)
         .await
         .map_err(|_| io::Error::other("the response body failed"))?;
-    let size = BodySize::Sized(body.len() as u64);
-    framed.feed(Message::Item((head, size))).await?;
-    framed.feed(Message::Chunk(Some(body))).await?;
-    framed.feed(Message::Chunk(None)).await?;
-    framed.close().await
+    let mut out = BytesMut::with_capacity(256 + body.len());
+    let status = head.status();
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_str(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .as_bytes(),
+    );
+    for (name, value) in head.headers().iter() {
+        let framing = [
+            header::CONTENT_LENGTH,
+            header::CONNECTION,
+            header::TRANSFER_ENCODING,
+        ];
+        if framing.contains(name) {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&body);
+    let mut io = framed.into_parts().io;
+    io.write_all(&out).await?;
+    io.shutdown().await?;
+    // Unread bytes at close make the kernel reset the socket, and a reset can reach the
+    // client before the answer: read what it still sends, briefly.
+    let mut unread = [0u8; 512];
+    let drain = async { while io.read(&mut unread).await.is_ok_and(|n| n > 0) {} };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+    Ok(())
 }
+
+/// How long a refused upgrade's last bytes are read and dropped.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
