@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, HttpServer};
+use actix_web::web;
 use diesel::prelude::*;
 
 use crate::auth::bearer::Authenticator;
@@ -186,31 +186,26 @@ impl App {
             },
         });
         let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(app_state.clone())
-                .wrap(from_fn(http::metrics::record))
-                .configure(http::routes)
-        })
-        .shutdown_timeout(10)
-        // Small responses and websocket messages go out at once (no Nagle delay).
-        .tcp_nodelay(true)
-        // Room for bursts of new connections (the kernel caps it at somaxconn).
-        .backlog(4096)
-        // `serve` handles SIGINT/SIGTERM itself, from before the server exists.
-        .disable_signals();
-        if let Some(workers) = options.workers {
-            server = server.workers(workers);
-        }
-        let server = server
-            .bind(options.listen)
-            .map_err(|source| StartupError::Bind {
+        let (server, addr) = http::server::bind(
+            move || {
+                actix_web::App::new()
+                    .app_data(app_state.clone())
+                    .wrap(from_fn(http::metrics::record))
+                    .configure(http::routes)
+            },
+            &http::server::Listen {
                 addr: options.listen,
-                source,
-            })?;
-        let addr = server.addrs().first().copied().unwrap_or(options.listen);
+                workers: options.workers,
+                backlog: 4096,
+                shutdown_timeout: Duration::from_secs(10),
+            },
+        )
+        .map_err(|source| StartupError::Bind {
+            addr: options.listen,
+            source,
+        })?;
         Ok(App {
-            server: server.run(),
+            server,
             addr,
             state,
             key_usage_flush: Duration::from_secs(options.key_usage_flush_secs.max(1)),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ErrorExtensions, Result, SimpleObject, Subscription};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
@@ -192,6 +192,8 @@ impl SubscriptionRoot {
                     };
                     once(&broker, event.seq, "message".into(), load).await
                 }
+                // Boxed: `then` keeps room for its future inline, in every idle subscription.
+                .boxed()
             })
             // Private notes are the team's: a customer's subscription never sees them.
             .filter_map(move |loaded| async move {
@@ -249,6 +251,7 @@ impl SubscriptionRoot {
                         message_id: event.message,
                     }))
                 }
+                .boxed()
             })
             .filter_map(|change: Result<Option<TicketChange>>| async move { change.transpose() });
         Ok(until_error(changes))
@@ -289,6 +292,7 @@ impl SubscriptionRoot {
                     let event = event?;
                     once(&broker, event.seq, key, count(db)).await
                 }
+                .boxed()
             })
             .scan(first, |last, value| {
                 let changed = match &value {

@@ -6,6 +6,7 @@ pub mod health;
 pub mod metrics;
 pub mod negotiate;
 pub mod rate_limit;
+pub mod server;
 pub mod ws;
 
 use std::sync::Arc;

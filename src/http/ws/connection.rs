@@ -14,16 +14,19 @@ use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix_ws::{
-    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Closed, ProtocolError,
-    Session,
-};
 use async_graphql::{ErrorExtensions, Executor, Request, ServerError};
 use futures_util::future::{AbortHandle, Abortable, LocalBoxFuture};
 use futures_util::stream::{LocalBoxStream, SelectAll};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::{interval_at, sleep, timeout, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::error::Error as WsError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use super::operation::{operation, Admission, OpEvent};
 use super::protocol::{close, coded_error, ClientMessage, CloseFrame, Protocol, Violation};
@@ -55,11 +58,14 @@ fn closing(code: u16, reason: &str) -> Flow {
     ControlFlow::Break(End::Close(CloseFrame::new(code, reason)))
 }
 
+/// The socket, after the handshake.
+pub(super) type Socket = WebSocketStream<TcpStream>;
+
 pub(super) struct Connection<E> {
     executor: E,
     protocol: &'static dyn Protocol,
     settings: WsSettings,
-    session: Session,
+    socket: Socket,
     /// Until `connection_init` arrives.
     admit: Option<Admit>,
     /// Once it was accepted.
@@ -77,14 +83,14 @@ impl<E: Executor> Connection<E> {
         executor: E,
         protocol: &'static dyn Protocol,
         settings: WsSettings,
-        session: Session,
+        socket: Socket,
         admit: Admit,
     ) -> Self {
         Connection {
             executor,
             protocol,
             settings,
-            session,
+            socket,
             admit: Some(admit),
             admission: None,
             operations: HashMap::new(),
@@ -94,27 +100,27 @@ impl<E: Executor> Connection<E> {
     }
 
     /// Serves the connection until it ends, then stops every operation and closes it.
-    pub(super) async fn run(mut self, mut incoming: AggregatedMessageStream, shutdown: Shutdown) {
-        let end = match self.serve(&mut incoming, shutdown).await {
+    pub(super) async fn run(mut self, shutdown: Shutdown) {
+        let end = match self.serve(shutdown).await {
             ControlFlow::Break(end) => end,
             ControlFlow::Continue(()) => End::Gone,
         };
         let Connection {
-            session, events, ..
+            socket,
+            events,
+            operations,
+            admission,
+            ..
         } = self;
         // Dropping their streams stops every operation, before the close frame waits.
-        drop(events);
+        drop((events, operations, admission));
         if let End::Close(frame) = end {
             tracing::debug!(code = frame.code, reason = %frame.reason, "closing websocket");
-            send_close(session, frame).await;
+            send_close(socket, frame).boxed_local().await;
         }
     }
 
-    async fn serve(
-        &mut self,
-        incoming: &mut AggregatedMessageStream,
-        mut shutdown: Shutdown,
-    ) -> Flow {
+    async fn serve(&mut self, mut shutdown: Shutdown) -> Flow {
         let init_deadline = sleep(self.settings.init_timeout);
         tokio::pin!(init_deadline);
         let keepalive = self.settings.keepalive;
@@ -124,11 +130,13 @@ impl<E: Executor> Connection<E> {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                frame = incoming.next() => self.on_frame(frame).await?,
+                // Each step is boxed while it runs: inline, the largest of them would
+                // size this future, held by every idle connection.
+                frame = self.socket.next() => self.on_frame(frame).boxed_local().await?,
                 Some((id, event)) = self.events.next(), if !self.events.is_empty() => {
-                    self.on_event(&id, event).await?
+                    self.on_event(&id, event).boxed_local().await?
                 }
-                _ = ticks.tick(), if !keepalive.is_zero() => self.on_tick().await?,
+                _ = ticks.tick(), if !keepalive.is_zero() => self.on_tick().boxed_local().await?,
                 () = &mut init_deadline, if self.admit.is_some() => {
                     closing(close::INIT_TIMEOUT, "Connection initialisation timeout")?
                 }
@@ -137,27 +145,26 @@ impl<E: Executor> Connection<E> {
         }
     }
 
-    async fn on_frame(&mut self, frame: Option<Result<AggregatedMessage, ProtocolError>>) -> Flow {
+    async fn on_frame(&mut self, frame: Option<Result<Message, WsError>>) -> Flow {
         let Some(frame) = frame else {
             return ControlFlow::Break(End::Gone);
         };
         self.last_heard = Instant::now();
         match frame {
-            Ok(AggregatedMessage::Text(text)) => match self.protocol.decode(&text) {
+            Ok(Message::Text(text)) => match self.protocol.decode(&text) {
                 Ok(message) => self.on_message(message).await,
                 Err(violation) => self.on_violation(violation).await,
             },
-            Ok(AggregatedMessage::Binary(_)) => self.on_violation(self.protocol.binary()).await,
-            Ok(AggregatedMessage::Ping(bytes)) => {
-                deliver(self.settings.send_timeout, self.session.pong(&bytes)).await
-            }
-            Ok(AggregatedMessage::Pong(_)) => GO_ON,
-            Ok(AggregatedMessage::Close(reason)) => {
-                // Answer with the client's own code, as RFC 6455 asks.
+            Ok(Message::Binary(_)) => self.on_violation(self.protocol.binary()).await,
+            // tungstenite answers pings itself (on the next read or write).
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => GO_ON,
+            Ok(Message::Close(reason)) => {
+                // tungstenite has queued the answer (the client's own code, as RFC 6455
+                // asks); closing sends it.
                 let code = reason.map_or(close::NORMAL, |reason| u16::from(reason.code));
                 closing(code, "")
             }
-            Err(err) => ControlFlow::Break(End::Close(frame_error(&err))),
+            Err(err) => frame_error(&err),
         }
     }
 
@@ -274,7 +281,8 @@ impl<E: Executor> Connection<E> {
         if self.last_heard.elapsed() >= self.settings.keepalive * 2 {
             return closing(close::GOING_AWAY, "Keep-alive timeout");
         }
-        deliver(self.settings.send_timeout, self.session.ping(b"")).await?;
+        let ping = self.socket.send(Message::Ping(Bytes::new()));
+        deliver(self.settings.send_timeout, ping).await?;
         if self.admission.is_some() {
             self.send(self.protocol.keepalive()).await?;
         }
@@ -305,7 +313,8 @@ impl<E: Executor> Connection<E> {
     }
 
     async fn send(&mut self, message: String) -> Flow {
-        deliver(self.settings.send_timeout, self.session.text(message)).await
+        let sending = self.socket.send(Message::text(message));
+        deliver(self.settings.send_timeout, sending).await
     }
 }
 
@@ -315,42 +324,52 @@ fn is_refusal(err: &AppError) -> bool {
 }
 
 /// Waits at most `limit` for the socket to take a message.
-async fn deliver(limit: Duration, sending: impl Future<Output = Result<(), Closed>>) -> Flow {
+async fn deliver(limit: Duration, sending: impl Future<Output = Result<(), WsError>>) -> Flow {
     match timeout(limit, sending).await {
         Ok(Ok(())) => GO_ON,
-        Ok(Err(Closed)) => ControlFlow::Break(End::Gone),
+        Ok(Err(_)) => ControlFlow::Break(End::Gone),
         Err(_) => closing(close::TRY_AGAIN_LATER, "Subscriber too slow"),
     }
 }
 
-/// The close frame for a frame the decoder refused.
-fn frame_error(err: &ProtocolError) -> CloseFrame {
-    let too_large = match err {
-        ProtocolError::Overflow => true,
-        // What `FrameLimit` fails the payload with, wrapped by actix-ws.
-        ProtocolError::Io(io) => io
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<actix_web::error::PayloadError>())
-            .is_some_and(|inner| matches!(inner, actix_web::error::PayloadError::Overflow)),
-        _ => false,
-    };
-    if too_large {
-        CloseFrame::new(close::BAD_REQUEST, "Message too large")
-    } else {
-        CloseFrame::new(close::PROTOCOL_ERROR, "Invalid websocket frame")
+/// How the connection ends after a read failed.
+fn frame_error(err: &WsError) -> Flow {
+    match err {
+        // Refused from the frame header, before its payload is buffered (`max_frame_size`),
+        // or once the fragments of a message add up to more (`max_message_size`).
+        WsError::Capacity(_) => closing(close::BAD_REQUEST, "Message too large"),
+        WsError::Protocol(_) | WsError::Utf8(_) => {
+            closing(close::PROTOCOL_ERROR, "Invalid websocket frame")
+        }
+        _ => ControlFlow::Break(End::Gone),
     }
 }
 
 /// How long a close frame may wait for room in the socket's queue. Only a client that
 /// stopped reading makes it wait: if it reads again within this time it gets the close
-/// frame; otherwise dropping the session ends the socket once the queue drains (the
-/// operations are gone already, so waiting holds no more memory than that queue).
+/// frame; otherwise the socket is dropped (the operations are gone already, so waiting
+/// holds no more memory than that queue).
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
-async fn send_close(session: Session, frame: CloseFrame) {
-    let reason = CloseReason {
+/// How long, after the close frame, the client's last bytes are read and dropped.
+/// Closing a socket with unread bytes makes the kernel reset it, and a reset can reach
+/// the client before it has read the close frame.
+const LINGER: Duration = Duration::from_secs(2);
+
+async fn send_close(mut socket: Socket, frame: CloseFrame) {
+    let frame = WsCloseFrame {
         code: CloseCode::from(frame.code),
-        description: (!frame.reason.is_empty()).then_some(frame.reason),
+        reason: frame.reason.into(),
     };
-    let _ = timeout(CLOSE_GRACE, session.close(Some(reason))).await;
+    if timeout(CLOSE_GRACE, socket.close(Some(frame)))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let tcp = socket.get_mut();
+    let _ = tcp.shutdown().await;
+    let mut unread = [0u8; 512];
+    let drain = async { while tcp.read(&mut unread).await.is_ok_and(|n| n > 0) {} };
+    let _ = timeout(LINGER, drain).await;
 }

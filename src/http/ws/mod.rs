@@ -8,15 +8,15 @@
 //! - `connection`: the protocol-agnostic loop (timeouts, limits, operations, writes);
 //! - `operation`: one operation as a stream of events;
 //! - `transport_ws`, `legacy_ws`: the two subprotocols' messages and rules;
-//! - `frame_limit`: the incoming size limit, enforced from frame headers.
+//! - `upgrade`: how the socket leaves actix-http once the handshake is accepted.
 
 mod connection;
-mod frame_limit;
 mod legacy_ws;
 mod operation;
 mod protocol;
 pub mod slots;
 mod transport_ws;
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;
@@ -24,22 +24,22 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Payload;
-use actix_web::error::PayloadError;
+use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::web::Bytes;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::{Data, Executor};
 use futures_util::future::LocalBoxFuture;
-use futures_util::{FutureExt, Stream};
+use futures_util::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, oneshot};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 
 pub use self::connection::Admit;
 use self::connection::{Connection, Shutdown};
-use self::frame_limit::FrameLimit;
 pub use self::operation::{Admission, Authorize};
 use self::protocol::{close, CloseFrame};
+use self::upgrade::{Handoff, Upgradable};
 use super::AppState;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
@@ -117,32 +117,24 @@ pub fn reauthenticate() -> AuthorizeKey {
 /// `GET /graphql` with `Upgrade: websocket`, with the default settings.
 pub async fn upgrade(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
     let settings = state.ws;
-    serve_app(&req, payload, state, settings, reauthenticate())
+    serve_app(&req, state, settings, reauthenticate())
 }
 
 /// The same handler with other settings and authorization hook, for `web::get().to(…)`.
 pub fn handler_with(
     settings: WsSettings,
     authorize: AuthorizeKey,
-) -> impl Fn(
-    HttpRequest,
-    web::Payload,
-    web::Data<AppState>,
-) -> std::future::Ready<actix_web::Result<HttpResponse>>
+) -> impl Fn(HttpRequest, web::Data<AppState>) -> std::future::Ready<actix_web::Result<HttpResponse>>
        + Clone
        + 'static {
-    move |req, payload, state| {
-        std::future::ready(serve_app(&req, payload, state, settings, authorize.clone()))
-    }
+    move |req, state| std::future::ready(serve_app(&req, state, settings, authorize.clone()))
 }
 
 fn serve_app(
     req: &HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
     settings: WsSettings,
     authorize: AuthorizeKey,
@@ -151,7 +143,6 @@ fn serve_app(
     let (close, shutdown) = closer();
     accept(
         req,
-        payload,
         schema,
         settings,
         admit(state, authorize, close),
@@ -270,11 +261,11 @@ fn authorization(payload: &Value) -> Option<String> {
     value.as_str().map(str::to_string)
 }
 
-/// Accepts the upgrade in the subprotocol the client offers, and runs the connection on
-/// this worker. Without a subprotocol we speak: 400, no upgrade.
+/// Accepts the upgrade in the subprotocol the client offers; once the handshake is
+/// written, the connection runs on the bare socket (see `upgrade`), on this worker.
+/// Without a subprotocol we speak: 400, no upgrade.
 fn accept<E: Executor>(
     req: &HttpRequest,
-    payload: web::Payload,
     executor: E,
     settings: WsSettings,
     admit: Admit,
@@ -288,19 +279,45 @@ fn accept<E: Executor>(
     let Some(protocol) = protocol::negotiate(offered) else {
         return Ok(no_subprotocol());
     };
-    let payload = limited(req, payload, settings.max_message_bytes)?;
-    let (mut response, session, messages) = actix_ws::handle(req, payload)?;
+    if req.extensions().get::<Upgradable>().is_none() {
+        // A request actix-http did not hand over with its socket (say, a chunked body).
+        return Ok(HttpResponse::BadRequest().body("this request cannot be upgraded"));
+    }
+    let handshake = actix_http::ws::handshake(req.head())?.message_body(BoxBody::new(()))?;
+    let mut response = HttpResponse::from(handshake);
     response.headers_mut().insert(
         header::SEC_WEBSOCKET_PROTOCOL,
         HeaderValue::from_static(protocol.name()),
     );
-    let messages = messages
-        .max_frame_size(settings.max_message_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(settings.max_message_bytes);
-    let connection = Connection::new(executor, protocol, settings, session, admit);
-    actix_web::rt::spawn(connection.run(messages, shutdown));
+    response
+        .extensions_mut()
+        .insert(Handoff::new(move |tcp, unread| {
+            // A copy of what is unread, not the buffer it sits in (held as long as the socket).
+            let unread = unread.to_vec();
+            async move {
+                let config = socket_config(settings.max_message_bytes);
+                let socket =
+                    WebSocketStream::from_partially_read(tcp, unread, Role::Server, Some(config))
+                        .await;
+                Connection::new(executor, protocol, settings, socket, admit)
+                    .run(shutdown)
+                    .await
+            }
+        }));
     Ok(response)
+}
+
+/// The smallest read buffer that still reads a typical client message (an init, a
+/// subscribe, a pong) in one go: it is allocated for as long as the socket is open. A
+/// larger message grows it as it comes. Writes go out at once (no write buffering).
+const READ_BUFFER_BYTES: usize = 1024;
+
+fn socket_config(max_message_bytes: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_frame_size(Some(max_message_bytes))
+        .max_message_size(Some(max_message_bytes))
 }
 
 fn no_subprotocol() -> HttpResponse {
@@ -315,25 +332,6 @@ fn no_subprotocol() -> HttpResponse {
             }] })
             .to_string(),
         )
-}
-
-/// The request payload behind a `FrameLimit` (actix-ws reads frames from a `web::Payload`).
-fn limited(
-    req: &HttpRequest,
-    payload: web::Payload,
-    max_message_bytes: usize,
-) -> actix_web::Result<web::Payload> {
-    let limited: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
-        Box::pin(FrameLimit::new(payload, max_message_bytes));
-    let mut limited = Payload::from(limited);
-    // Extracting a `web::Payload` is immediate (a ready future).
-    web::Payload::from_request(req, &mut limited)
-        .now_or_never()
-        .unwrap_or_else(|| {
-            Err(actix_web::error::ErrorInternalServerError(
-                "the payload could not be wrapped",
-            ))
-        })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{web, HttpRequest, HttpServer};
+use actix_web::{web, HttpRequest};
 use async_graphql::{Context, Data, ErrorExtensions, Object, Schema, Subscription};
 use futures_util::{stream, FutureExt, SinkExt, Stream, StreamExt};
 use serde_json::{json, Value};
@@ -22,6 +22,7 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 use super::{accept, authorization, Admission, Admit, WsSettings};
 use crate::error::AppError;
+use crate::http::server::{bind, Listen};
 
 struct Query;
 
@@ -83,16 +84,15 @@ impl Toy {
         let flag = revoked.clone();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
+                let app = move || {
                     let schema = schema.clone();
                     let flag = flag.clone();
                     actix_web::App::new().route(
                         "/ws",
-                        web::get().to(move |req: HttpRequest, payload: web::Payload| {
+                        web::get().to(move |req: HttpRequest| {
                             let admit = toy_admit(flag.clone());
                             std::future::ready(accept(
                                 &req,
-                                payload,
                                 schema.clone(),
                                 settings,
                                 admit,
@@ -100,13 +100,14 @@ impl Toy {
                             ))
                         }),
                     )
-                })
-                .workers(1)
-                .disable_signals()
-                .bind("127.0.0.1:0")
-                .expect("bind");
-                let addr = server.addrs()[0];
-                let server = server.run();
+                };
+                let listen = Listen {
+                    addr: "127.0.0.1:0".parse().expect("address"),
+                    workers: Some(1),
+                    backlog: 128,
+                    shutdown_timeout: Duration::from_secs(1),
+                };
+                let (server, addr) = bind(app, &listen).expect("bind");
                 tx.send((addr, server.handle())).expect("send");
                 server.await.expect("serve");
             });
