@@ -72,13 +72,16 @@ impl Gateway {
             return self.prevalidated.execute(request).await;
         }
         let remember = match (&self.documents, prepared.may_skip_validation) {
-            (Some(documents), true) => Some((documents, request.operation_name.clone())),
+            (Some(documents), true) => Some((
+                documents,
+                request.query.clone(),
+                request.operation_name.clone(),
+            )),
             _ => None,
         };
-        let query = remember.as_ref().map(|_| request.query.clone());
         let response = self.schema.execute(request).await;
         // No error at all: validation passed (a failed one is the response's only error).
-        if let (Some((documents, operation)), Some(query)) = (remember, query) {
+        if let Some((documents, query, operation)) = remember {
             if response.errors.is_empty() {
                 documents.mark_validated(&query, operation);
             }

@@ -251,6 +251,7 @@ async fn remembered_validation_answers_as_full_validation_does() {
         .options(|o| o.document_cache = 0)
         .start();
     let page = "{ tickets(first: 2) { nodes { ticketNumber status } pageInfo { hasNextPage } } }";
+    let by_number = "query($n: Int!) { ticket(number: $n) { ticketNumber } }";
     let two_operations = "query A { unreadCount } query B { tickets(first: 1) { totalCount } }";
     let requests = [
         (page, json!({}), None),
@@ -264,9 +265,9 @@ async fn remembered_validation_answers_as_full_validation_does() {
         ("{ tickets(first: 2) { nodes { nope } } }", json!({}), None),
         ("{ tickets(first: 2) { nodes { nope } } }", json!({}), None),
         // Variables: the values decide, every time.
-        ("query($n: Int!) { ticket(number: $n) { ticketNumber } }", json!({"n": 1}), None),
-        ("query($n: Int!) { ticket(number: $n) { ticketNumber } }", json!({"n": "one"}), None),
-        ("query($n: Int!) { ticket(number: $n) { ticketNumber } }", json!({}), None),
+        (by_number, json!({"n": 1}), None),
+        (by_number, json!({"n": "one"}), None),
+        (by_number, json!({}), None),
     ];
     for (query, variables, operation) in requests {
         let body = json!({ "query": query, "variables": variables, "operationName": operation });
@@ -280,7 +281,10 @@ async fn remembered_validation_answers_as_full_validation_does() {
             async move {
                 let response = request.send().await.expect("request");
                 let status = response.status().as_u16();
-                (status, response.json::<serde_json::Value>().await.expect("json"))
+                (
+                    status,
+                    response.json::<serde_json::Value>().await.expect("json"),
+                )
             }
         };
         let (want, got) = (answer(&uncached).await, answer(&cached).await);
