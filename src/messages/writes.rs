@@ -2,6 +2,8 @@
 //! The ticket row is locked first: concurrent messages on one ticket queue up behind it,
 //! so counters never lose an increment and `created_at` follows commit order.
 
+mod time;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -44,9 +46,7 @@ pub fn send(
             "customers cannot write private notes",
         ));
     }
-    let (ticket, clock) = lock(conn, scope, ticket_id)?;
-    // Strictly after the previous message: the order of a conversation is its commit order.
-    let at = change_time(ticket.last_message_at.unwrap_or(ticket.created_at), clock);
+    let (ticket, _) = lock(conn, scope, ticket_id)?;
     let message: Message = diesel::insert_into(messages::table)
         .values((
             messages::id.eq(Uuid::now_v7()),
@@ -59,12 +59,13 @@ pub fn send(
                 MessageAuthorType::Support => new.created_by,
                 _ => None,
             }),
-            messages::created_at.eq(at),
+            // Read by the database once the lock is held: see `time`.
+            messages::created_at.eq(time::AfterLastMessage(ticket_id)),
         ))
         .returning(Message::as_returning())
         .get_result(conn)?;
     if !new.is_private {
-        count_new_message(conn, &ticket, &message, at)?;
+        count_new_message(conn, &ticket, &message)?;
     }
     outbox::publish(
         conn,
@@ -80,8 +81,8 @@ fn count_new_message(
     conn: &mut PgConnection,
     ticket: &Ticket,
     message: &Message,
-    at: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let at = message.created_at;
     let (team_unread, customer_unread) = match message.author_type.as_str() {
         "customer" => (1, 0),
         _ => (0, 1),

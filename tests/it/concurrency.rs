@@ -175,3 +175,59 @@ async fn concurrent_updates_with_the_same_expected_version_have_one_winner() {
         "the winner's change is the one stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_waited_for_the_ticket_is_timed_after_the_wait() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let ticket = fixtures::insert_ticket(&mut db.conn(), team, &TicketSpec::default());
+    let key = helpers::create_key(&db.url, team, &[Scope::Read, Scope::Write]);
+    let server = helpers::TestServer::start(&db.url);
+    let client = server.client(&key);
+    // Another writer holds the ticket and leaves its row as it is, as a private note does.
+    let mut holder = db.conn();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(ticket)
+        .execute(&mut holder)
+        .unwrap();
+    let sent = tokio::spawn(async move {
+        let send = "mutation($t: UUID!) { sendMessage(ticketId: $t, content: \"after the wait\") { createdAt } }";
+        client.data(send, json!({ "t": ticket })).await["sendMessage"]["createdAt"].clone()
+    });
+    wait_until_a_backend_waits_for_a_lock(&mut db.conn()).await;
+    let released: chrono::DateTime<chrono::Utc> = diesel::select(diesel::dsl::sql::<
+        diesel::sql_types::Timestamptz,
+    >("clock_timestamp()"))
+    .get_result(&mut holder)
+    .unwrap();
+    diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+    let created: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(sent.await.unwrap()).unwrap();
+    assert!(
+        created > released,
+        "created {created} must follow the release at {released}: commit order"
+    );
+}
+
+async fn wait_until_a_backend_waits_for_a_lock(conn: &mut PgConnection) {
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    for _ in 0..500 {
+        let waiting: Waiting = diesel::sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(conn)
+        .unwrap();
+        if waiting.count > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("sendMessage never waited for the ticket lock");
+}
