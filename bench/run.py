@@ -1075,6 +1075,7 @@ class Bench:
                 KEY=key,
                 SUBSCRIBERS=str(args.fanout_subscribers),
                 MESSAGES=str(args.fanout_messages),
+                CLIENT=args.fanout_client,
                 TICKET_ID=ticket,
             )
             out = run([NODE22, FANOUT], env=env, capture=True, check=False, timeout=900)
@@ -1103,6 +1104,7 @@ class Bench:
             "title": f"one message to {args.fanout_subscribers} subscribers of one ticket: delivery latency",
             "subscribers": args.fanout_subscribers,
             "messages": args.fanout_messages,
+            "client": args.fanout_client,
             "same_replica": same,
             "across_replicas": cross,
         }
@@ -1199,15 +1201,20 @@ def markdown(results):
                 f"**7. Fan-out** of one message to {s['subscribers']:,} subscribers of one ticket "
                 f"({s['messages']} messages, latency from the start of the `sendMessage` request to each delivery):",
                 "",
-                "| | delivery p50 ms | delivery p99 ms | last delivery after the response, p50 / p99 ms | sendMessage p50 ms | delivered |",
-                "|---|--:|--:|--:|--:|--:|",
+                "| | delivery p50 ms | delivery p99 ms | last delivery after the response, p50 / p99 ms | sendMessage p50 / p99 ms | client CPU µs per delivery | delivered |",
+                "|---|--:|--:|--:|--:|--:|--:|",
             ]
             for label, x in (("same replica", a), ("across two replicas", b)):
                 lines.append(
                     f"| {label} | {fmt(x['fromRequest'].get('p50'), 2)} | {fmt(x['fromRequest'].get('p99'), 2)} "
                     f"| {fmt(x['complete'].get('p50'), 2)} / {fmt(x['complete'].get('p99'), 2)} "
-                    f"| {fmt(x['send'].get('p50'), 2)} | {x['deliveries']:,}/{x['expected']:,} |"
+                    f"| {fmt(x['send'].get('p50'), 2)} / {fmt(x['send'].get('p99'), 2)} "
+                    f"| {fmt(x.get('clientCpuUsPerDelivery'), 1)} | {x['deliveries']:,}/{x['expected']:,} |"
                 )
+            lines.append(
+                f"\nSubscribers: the `{s.get('client', 'graphql-ws')}` client of tests/node/fanout.mjs, "
+                "one Node process on the same machine; its CPU per delivery is in the table."
+            )
         elif s.get("name") == "fanout":
             lines += ["", f"**7. Fan-out**: skipped ({s['skipped']})."]
     return "\n".join(lines) + "\n"
@@ -1266,6 +1273,12 @@ def parse_args():
     p.add_argument("--idle-subscribers", type=int, default=10_000, help="scenario 6 (default 10000)")
     p.add_argument("--idle-hold", type=int, default=15, help="seconds scenario 6 holds its subscribers idle (default 15)")
     p.add_argument("--fanout-subscribers", type=int, default=1000, help="scenario 7 (default 1000)")
+    p.add_argument(
+        "--fanout-client",
+        choices=["lean", "graphql-ws"],
+        default="lean",
+        help="scenario 7's subscribers: lean (ws and the protocol's few messages, default) or the graphql-ws client library",
+    )
     p.add_argument("--fanout-messages", type=int, default=50, help="messages measured in scenario 7 (default 50)")
     p.add_argument("--data-dir", type=Path, default=None, help="where the cluster lives (default bench/.work/data)")
     p.add_argument("--reuse-data", action="store_true", help="keep the data seeded by a previous run of the same size (skips seeding; sendMessage runs will have added messages)")

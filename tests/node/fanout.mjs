@@ -17,6 +17,8 @@
 //   TICKET_ID      the ticket to write to (default: one created here)
 //   TIMEOUT_MS     how long one message may take to reach everyone before the next is
 //                  sent anyway (default 10000)
+//   CLIENT         lean (default: `ws` and the few protocol messages needed) or graphql-ws
+//                  (the graphql-ws client library); both speak graphql-transport-ws
 //   CONNECT_CONCURRENCY  connections being opened at once (default 50): each one costs
 //                  the server a key lookup, and a burst of 1000 would measure the pool
 //
@@ -66,6 +68,10 @@ const SUBSCRIBERS = number('SUBSCRIBERS', 1000);
 const MESSAGES = number('MESSAGES', 50);
 const TIMEOUT_MS = number('TIMEOUT_MS', 10_000);
 const CONNECT_CONCURRENCY = number('CONNECT_CONCURRENCY', 50);
+const CLIENT = process.env.CLIENT || 'lean';
+if (!['lean', 'graphql-ws'].includes(CLIENT)) fatal('CLIENT must be lean or graphql-ws');
+/** Set once the figures are taken: closes after that are expected. */
+let closing = false;
 
 // Thousands of sockets from one process: no agent limit (ws connects without one, but a
 // global limit would also throttle anything else using the default agent).
@@ -148,8 +154,21 @@ const describe = (err) =>
 const clients = [];
 const query = `subscription($t: UUID!) { messageAdded(ticketId: $t) { content } }`;
 
-/** Opens client `n`, resolving once its connection is acknowledged and it subscribed. */
+/**
+ * Opens client `n`, resolving once its connection is acknowledged and it subscribed.
+ *
+ * Two clients speak the same protocol (graphql-transport-ws) to the server:
+ * - `lean` (the default): `ws` and the handful of messages this script needs, so that the
+ *   one JavaScript thread receiving every delivery costs as little as it can. With 1,000
+ *   sockets, the `graphql-ws` client took about as much CPU per delivery as the server
+ *   did, and the latest deliveries then waited for this process rather than the server.
+ * - `graphql-ws`: the reference client library, as the earlier figures were measured.
+ */
 function open(n) {
+  return CLIENT === 'graphql-ws' ? openGraphqlWs(n) : openLean(n);
+}
+
+function openGraphqlWs(n) {
   return new Promise((resolve, reject) => {
     const client = createClient({
       url: WS_URLS[n % WS_URLS.length],
@@ -177,6 +196,52 @@ function open(n) {
       },
     });
     clients.push(client);
+  });
+}
+
+function openLean(n) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(WS_URLS[n % WS_URLS.length], 'graphql-transport-ws');
+    let acknowledged = false;
+    socket.on('open', () =>
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${KEY}` } })),
+    );
+    socket.on('message', (data) => {
+      const message = JSON.parse(data);
+      switch (message.type) {
+        case 'next':
+          if (message.payload.errors) errors.push(`client ${n}: ${JSON.stringify(message.payload.errors)}`);
+          else received(n, message.payload.data.messageAdded.content);
+          break;
+        case 'connection_ack':
+          acknowledged = true;
+          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { t: ticketId } } }));
+          resolve();
+          break;
+        case 'ping':
+          socket.send('{"type":"pong"}');
+          break;
+        case 'pong':
+          break;
+        case 'error':
+          errors.push(`client ${n}: ${JSON.stringify(message.payload)}`);
+          break;
+        case 'complete':
+          errors.push(`client ${n}: the subscription completed`);
+          break;
+        default:
+          errors.push(`client ${n}: unexpected ${String(data).slice(0, 200)}`);
+      }
+    });
+    socket.on('close', (code, reason) => {
+      if (!acknowledged) reject(new Error(`close ${code} ${reason}`.trim()));
+      else if (!closing) errors.push(`client ${n}: close ${code} ${reason}`.trim());
+    });
+    socket.on('error', (err) => {
+      if (!acknowledged) reject(err);
+      else errors.push(`client ${n}: ${err.message}`);
+    });
+    clients.push(socket);
   });
 }
 
@@ -225,11 +290,18 @@ for (let i = 0; ready.size < SUBSCRIBERS; i++) {
 const warmUpMs = performance.now() - warmUpStart;
 console.log(`fanout: every subscription active after ${Math.round(warmUpMs)} ms of warm-up`);
 
-// The measured messages, one at a time.
+// The measured messages, one at a time; this process's CPU time over them is reported, as
+// the share of the deliveries' latency that was spent here.
 const measured = [];
+const cpuBefore = process.cpuUsage();
+const measureStart = performance.now();
 for (let i = 0; i < MESSAGES; i++) {
   measured.push(await measure(`fanout ${run} ${i}`, i, TIMEOUT_MS));
 }
+
+const cpu = process.cpuUsage(cpuBefore);
+const measureMs = performance.now() - measureStart;
+closing = true;
 
 // ---------------------------------------------------------------------------------------
 // Figures.
@@ -275,6 +347,12 @@ const summary = {
   duplicates,
   outOfOrder,
   errors: errors.length,
+  client: CLIENT,
+  // This process's CPU while measuring, in µs per delivery and as a share of one core.
+  clientCpuUsPerDelivery: fromResponse.length
+    ? Math.round(((cpu.user + cpu.system) / fromResponse.length) * 100) / 100
+    : null,
+  clientCpuShare: Math.round(((cpu.user + cpu.system) / 1000 / measureMs) * 1000) / 1000,
   connectMs: Math.round(connectMs),
   warmUpMs: Math.round(warmUpMs),
   fromResponse: stats(fromResponse),
@@ -286,6 +364,7 @@ const summary = {
 const line = (name, s) =>
   `  ${name.padEnd(14)} p50 ${s.p50} ms  p95 ${s.p95} ms  p99 ${s.p99} ms  max ${s.max} ms  (min ${s.min}, mean ${s.mean}, n ${s.count})`;
 console.log(`fanout: ${SUBSCRIBERS} subscribers x ${MESSAGES} messages, sent to ${HTTP_URL}`);
+console.log(`  client ${CLIENT}: ${summary.clientCpuUsPerDelivery} µs of CPU here per delivery, ${Math.round(summary.clientCpuShare * 100)} % of a core while measuring`);
 console.log(`  deliveries ${summary.deliveries}/${expected}, missing ${summary.missing}, duplicates ${duplicates}, out of order ${outOfOrder}, errors ${errors.length}`);
 if (fromResponse.length) {
   console.log(line('from response', summary.fromResponse));
