@@ -7,7 +7,8 @@ use crate::error::{AppError, AppResult};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Applies every pending migration; returns the versions applied.
+/// Applies every pending migration, then builds any index an interrupted `seed` left
+/// dropped (see `seed::bulk`); returns the versions applied.
 pub fn run_pending(conn: &mut PgConnection) -> AppResult<Vec<String>> {
     // Several replicas may start at once: serialise them on an advisory lock so only one
     // applies the migrations and the others find nothing left to do.
@@ -18,7 +19,9 @@ pub fn run_pending(conn: &mut PgConnection) -> AppResult<Vec<String>> {
         .map(|versions| versions.iter().map(|v| v.to_string()).collect())
         .map_err(AppError::Internal);
     diesel::sql_query("SELECT pg_advisory_unlock(7316812019)").execute(conn)?;
-    applied
+    let applied = applied?;
+    crate::seed::bulk::restore_dropped(conn)?;
+    Ok(applied)
 }
 
 /// Reverts every applied migration (used by the reversibility test).

@@ -10,6 +10,11 @@
 //! the single source of truth. Indexes backing a constraint (primary keys, `UNIQUE`) are
 //! kept: foreign keys depend on them, uniqueness stays enforced during the load, and
 //! their keys are sequential (appended at the right edge), so they cost little.
+//!
+//! A seed killed between the drop and the rebuild must not leave the database without
+//! its indexes: each dropped definition is recorded in `seed_dropped_indexes` in the
+//! transaction that drops it, and deleted once the index exists again. Whatever is still
+//! listed is built by [`restore_dropped`], which every start runs after the migrations.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -38,7 +43,7 @@ const BUILD_MEMORY: &str = "3GB";
 /// Index builds at once, each on its own connection (a GIN build uses one core).
 const BUILDERS: usize = 2;
 
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct SecondaryIndex {
     /// Schema-qualified when needed, quoted when needed (`regclass::text`).
     #[diesel(sql_type = Text)]
@@ -98,14 +103,57 @@ pub fn secondary_indexes(conn: &mut PgConnection) -> QueryResult<Vec<SecondaryIn
     .load(conn)
 }
 
-/// Drops `indexes` in one transaction (all or none).
+/// Drops `indexes` in one transaction (all or none), recording each definition so an
+/// interrupted seed can be repaired.
 pub fn drop_indexes(conn: &mut PgConnection, indexes: &[SecondaryIndex]) -> QueryResult<()> {
     conn.transaction(|conn| {
         for index in indexes {
+            diesel::sql_query(
+                "INSERT INTO seed_dropped_indexes (name, definition) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition",
+            )
+            .bind::<Text, _>(&index.name)
+            .bind::<Text, _>(&index.definition)
+            .execute(conn)?;
             diesel::sql_query(format!("DROP INDEX {}", index.name)).execute(conn)?;
         }
         Ok(())
     })
+}
+
+/// Builds the indexes an interrupted seed left dropped (see the module doc); returns
+/// their names. Replicas starting together queue on an advisory lock, and the builds
+/// are `IF NOT EXISTS`, so each index is built once.
+pub fn restore_dropped(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7316812020)").execute(conn)?;
+        let dropped: Vec<SecondaryIndex> =
+            diesel::sql_query("SELECT name, definition FROM seed_dropped_indexes ORDER BY name")
+                .load(conn)?;
+        for index in &dropped {
+            tracing::warn!(index = %index.name, "building an index an interrupted seed dropped");
+            diesel::sql_query(if_not_exists(&index.definition)).execute(conn)?;
+            forget_dropped(conn, &index.name)?;
+        }
+        Ok(dropped.into_iter().map(|index| index.name).collect())
+    })
+}
+
+/// `CREATE [UNIQUE] INDEX name …` as `CREATE [UNIQUE] INDEX IF NOT EXISTS name …`.
+fn if_not_exists(definition: &str) -> String {
+    for prefix in ["CREATE INDEX ", "CREATE UNIQUE INDEX "] {
+        if let Some(rest) = definition.strip_prefix(prefix) {
+            return format!("{prefix}IF NOT EXISTS {rest}");
+        }
+    }
+    definition.to_owned()
+}
+
+fn forget_dropped(conn: &mut PgConnection, name: &str) -> QueryResult<()> {
+    diesel::sql_query("DELETE FROM seed_dropped_indexes WHERE name = $1")
+        .bind::<Text, _>(name)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Builds `indexes` again, [`BUILDERS`] at a time, each builder on a connection of its own
@@ -154,8 +202,11 @@ fn build_from_queue(
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
         let Some(index) = next else { return };
         let started = std::time::Instant::now();
-        match diesel::sql_query(&index.definition).execute(conn) {
-            Ok(_) => tracing::debug!(
+        match diesel::sql_query(&index.definition)
+            .execute(conn)
+            .and_then(|_| forget_dropped(conn, &index.name))
+        {
+            Ok(()) => tracing::debug!(
                 index = %index.name,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "index rebuilt"

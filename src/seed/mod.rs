@@ -17,7 +17,7 @@
 //! Seeding an existing team adds to it: its fixtures are reused, and ticket numbers
 //! continue from the team's counter. The rows are the same on both paths.
 
-mod bulk;
+pub mod bulk;
 mod catalog;
 mod copy;
 mod counters;

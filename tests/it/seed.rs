@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
-use ticketgate::seed::{seed_teams, team_plans, BulkLoad, SeedOptions};
+use ticketgate::seed::{bulk, seed_teams, team_plans, BulkLoad, SeedOptions};
 
 use crate::helpers::test_db;
 
@@ -166,6 +166,57 @@ fn bulk_seed_of_two_teams_matches_the_normal_path() {
         .iter()
         .any(|i| i.name == "messages_team_content_trgm_idx"));
     assert_eq!(indexes(&mut a), indexes_b);
+    assert_eq!(
+        dropped_on_record(&mut b),
+        0,
+        "every rebuilt index is forgotten"
+    );
+}
+
+fn dropped_on_record(conn: &mut PgConnection) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT count(*) AS n FROM seed_dropped_indexes")
+        .get_result::<Count>(conn)
+        .expect("count")
+        .n
+}
+
+#[test]
+fn the_next_start_builds_the_indexes_an_interrupted_seed_dropped() {
+    let db = test_db();
+    let mut conn = db.conn();
+    let before = indexes(&mut conn);
+    // What a seed killed between the drop and the rebuild leaves behind.
+    let secondary = bulk::secondary_indexes(&mut conn).expect("secondary indexes");
+    assert!(secondary.len() > 10, "{secondary:?}");
+    bulk::drop_indexes(&mut conn, &secondary).expect("drop");
+    assert!(bulk::secondary_indexes(&mut conn).unwrap().is_empty());
+    assert_eq!(dropped_on_record(&mut conn), secondary.len() as i64);
+
+    let migrate = std::process::Command::new(crate::helpers::binary())
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("ticketgate migrate");
+    assert!(migrate.status.success(), "{migrate:?}");
+    assert_eq!(
+        indexes(&mut conn),
+        before,
+        "the same indexes, every one valid"
+    );
+    assert_eq!(dropped_on_record(&mut conn), 0);
+    // Nothing is left to do the next time.
+    let again = std::process::Command::new(crate::helpers::binary())
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("ticketgate migrate");
+    assert!(again.status.success(), "{again:?}");
+    assert_eq!(indexes(&mut conn), before);
 }
 
 #[test]

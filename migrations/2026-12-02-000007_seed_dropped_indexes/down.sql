@@ -1,0 +1,1 @@
+DROP TABLE seed_dropped_indexes;
