@@ -121,12 +121,39 @@ pub fn drop_indexes(conn: &mut PgConnection, indexes: &[SecondaryIndex]) -> Quer
     })
 }
 
+/// Held by a bulk seed from the drop to the rebuild, and by [`restore_dropped`]: a
+/// listed index belongs to a running seed while the lock is taken.
+const REBUILD_LOCK: i64 = 7316812020;
+
+/// Marks this session's bulk load as running until [`end_load`] or the session ends (a
+/// killed seed's session ends, which hands its indexes to [`restore_dropped`]).
+pub fn begin_load(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!("SELECT pg_advisory_lock({REBUILD_LOCK})"))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn end_load(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({REBUILD_LOCK})"))
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
 /// Builds the indexes an interrupted seed left dropped (see the module doc); returns
-/// their names. Replicas starting together queue on an advisory lock, and the builds
-/// are `IF NOT EXISTS`, so each index is built once.
+/// their names. Nothing is done while a seed is loading (it rebuilds its own) or another
+/// replica is already restoring; the builds are `IF NOT EXISTS`.
 pub fn restore_dropped(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     conn.transaction(|conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(7316812020)").execute(conn)?;
+        let sql = format!("SELECT pg_try_advisory_xact_lock({REBUILD_LOCK}) AS locked");
+        if !diesel::sql_query(sql).get_result::<Locked>(conn)?.locked {
+            return Ok(Vec::new());
+        }
         let dropped: Vec<SecondaryIndex> =
             diesel::sql_query("SELECT name, definition FROM seed_dropped_indexes ORDER BY name")
                 .load(conn)?;

@@ -140,11 +140,13 @@ pub fn seed_teams(
         indexes = indexes.len(),
         "empty database: loading without secondary indexes, then building them"
     );
+    bulk::begin_load(&mut conn)?;
     bulk::drop_indexes(&mut conn, &indexes)?;
     let loaded = seed_concurrently(url, teams);
     // Rebuilt even when the load failed: what was written must stay indexed.
     let started = Instant::now();
     let rebuilt = bulk::create_indexes(url, indexes);
+    bulk::end_load(&mut conn)?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "secondary indexes rebuilt"
