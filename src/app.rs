@@ -1,6 +1,7 @@
 //! Assembling a server: database, migrations, pool, schema, HTTP. Used by `ticketgate serve`
 //! and by the tests (which listen on port 0 and read the bound address back).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -184,6 +185,7 @@ impl App {
                 max_message_bytes: options.ws_max_message_bytes,
                 send_timeout: Duration::from_millis(options.ws_send_timeout_ms),
             },
+            going_away: http::ws::GoingAway::default(),
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(
@@ -218,8 +220,12 @@ impl App {
         self.addr
     }
 
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// What stops the server; the only way to, so that websockets are always told.
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            going_away: self.state.going_away.clone(),
+        }
     }
 
     /// Serves until stopped (SIGINT/SIGTERM or the handle), then writes what is pending.
@@ -240,6 +246,27 @@ impl App {
         }
         flush_key_usage(&self.state).await;
         outcome
+    }
+}
+
+/// Stops a running server, as `ServerHandle` does, but tells its websockets first.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: ServerHandle,
+    going_away: http::ws::GoingAway,
+}
+
+impl StopHandle {
+    /// Sends the command at once; the future resolves when the server has stopped.
+    ///
+    /// A graceful stop first announces it to every websocket, which closes within
+    /// milliseconds (1001), then lets actix stop accepting and wait for the requests in
+    /// flight. (A forced stop drops every connection at once: nothing could be sent.)
+    pub fn stop(&self, graceful: bool) -> impl Future<Output = ()> {
+        if graceful {
+            self.going_away.announce();
+        }
+        self.server.stop(graceful)
     }
 }
 

@@ -58,8 +58,8 @@ impl ShutdownSignal {
     }
 
     /// Stops the server gracefully on the first signal (including one that came while
-    /// starting up).
-    fn stop_on_signal(mut self, handle: actix_web::dev::ServerHandle) {
+    /// starting up): websockets are closed (1001), requests in flight finish.
+    fn stop_on_signal(mut self, handle: crate::app::StopHandle) {
         actix_web::rt::spawn(async move {
             tokio::select! {
                 _ = self.interrupt.recv() => {}

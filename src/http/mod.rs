@@ -37,6 +37,8 @@ pub struct AppState {
     pub limits: HttpLimits,
     pub ws: ws::WsSettings,
     pub ws_slots: ws::slots::ConnectionSlots,
+    /// Announced when the server begins a graceful stop (see `App::handle`).
+    pub going_away: ws::GoingAway,
 }
 
 /// `Upgrade: websocket`, in any letter case (RFC 6455 compares it case-insensitively).

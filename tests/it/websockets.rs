@@ -1,6 +1,6 @@
 //! GraphQL over websockets on `/graphql`: subprotocol negotiation, graphql-transport-ws
 //! (every close code of its PROTOCOL.md) and the legacy graphql-ws, against the real
-//! application. Streaming, limits and keep-alive timing are unit-tested in
+//! application, and what a graceful stop of a `ticketgate serve` process tells them. Streaming, limits and keep-alive timing are unit-tested in
 //! `src/http/ws/tests.rs` with a schema that has subscriptions and short settings.
 
 use std::time::Duration;
@@ -8,6 +8,8 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -15,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 
+use crate::helpers::replica::Replica;
 use crate::helpers::ws::{self, closed, init, recv, send, subscribe, Ws, LEGACY, MODERN};
 use crate::helpers::{self, fixtures, test_db, TestDb, TestServer};
 
@@ -347,4 +350,124 @@ async fn a_subscription_streams_until_the_client_completes_it() {
     // The id is free again.
     send(&mut ws, subscribe("u", "subscription { unreadCount }")).await;
     assert_eq!(recv(&mut ws).await["id"], "u");
+}
+
+/// A graceful stop (SIGTERM) tells every open websocket, in either subprotocol, that the
+/// server is going away (1001) within well under a second, so clients reconnect to
+/// another replica at once; an upgrade that still reaches the server is refused (503),
+/// and the process exits without waiting out its shutdown timeout (10 s).
+#[tokio::test]
+async fn a_graceful_stop_closes_every_websocket_with_1001_and_exits() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let mut replica = Replica::spawn(&db.url, &[]);
+    let mut modern = ws::ready(&replica.ws(), &key).await;
+    send(&mut modern, subscribe("u", "subscription { unreadCount }")).await;
+    assert_eq!(
+        ws::next_payload(&mut modern, "u").await,
+        json!({ "data": { "unreadCount": 0 } })
+    );
+    let mut legacy = legacy_subscriber(&replica.ws(), &key).await;
+    // A client between two requests on a kept-alive HTTP connection: actix-http keeps
+    // serving the connections it has while the server stops, so an upgrade may still come.
+    let mut between = kept_alive(replica.addr()).await;
+
+    let stopping = Instant::now();
+    replica.terminate();
+    let going_away = (1001, "Server shutting down".to_string());
+    assert_eq!(
+        ws::closed_within(&mut modern, Duration::from_secs(3)).await,
+        going_away
+    );
+    assert_eq!(
+        ws::closed_within(&mut legacy, Duration::from_secs(3)).await,
+        going_away
+    );
+    let told = stopping.elapsed();
+    assert!(told < Duration::from_secs(1), "told after {told:?}");
+    drop((modern, legacy));
+
+    let late = upgrade_on(&mut between, replica.addr()).await;
+    assert!(late.starts_with("HTTP/1.1 503 "), "{late}");
+    assert!(late.ends_with("the server is shutting down"), "{late}");
+    drop(between);
+
+    let status = replica
+        .exited_within(Duration::from_secs(5))
+        .await
+        .expect("the process exits well before its 10 s shutdown timeout");
+    assert!(status.success(), "{status}");
+}
+
+/// A legacy graphql-ws connection with an `unreadCount` subscription running.
+async fn legacy_subscriber(url: &str, key: &str) -> Ws {
+    let mut ws = ws::connect(url, LEGACY).await;
+    send(&mut ws, init(key)).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "connection_ack" }));
+    assert_eq!(recv(&mut ws).await, json!({ "type": "ka" }));
+    let start = json!({ "id": "u", "type": "start", "payload": { "query": "subscription { unreadCount }" } });
+    send(&mut ws, start).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({ "id": "u", "type": "data", "payload": { "data": { "unreadCount": 0 } } })
+    );
+    ws
+}
+
+/// A raw HTTP/1.1 connection that has been answered once and stays open.
+async fn kept_alive(addr: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let answer = read_answer(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
+    tcp
+}
+
+/// Sends a websocket upgrade on `tcp`; the answer's head (and body, if the server closes).
+async fn upgrade_on(tcp: &mut TcpStream, addr: &str) -> String {
+    let request = format!(
+        "GET /graphql HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {MODERN}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    read_answer(tcp).await
+}
+
+/// An answer's head and its `content-length` body (a handshake has neither length nor
+/// body: its head alone), read within 3 s.
+async fn read_answer(tcp: &mut TcpStream) -> String {
+    let mut read = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let complete = |read: &[u8]| {
+        let text = String::from_utf8_lossy(read);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            return false;
+        };
+        let length = head
+            .lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|n| n.trim().to_string())
+            })
+            .map_or(0, |n| n.parse().expect("content-length"));
+        body.len() >= length
+    };
+    while !complete(&read) {
+        let n = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "the connection closed: {}",
+            String::from_utf8_lossy(&read)
+        );
+        read.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&read).into_owned()
 }

@@ -31,7 +31,7 @@ use async_graphql::{Data, Executor};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
@@ -139,8 +139,14 @@ fn serve_app(
     settings: WsSettings,
     authorize: AuthorizeKey,
 ) -> actix_web::Result<HttpResponse> {
+    // A connection opened now would only be closed again: the client had better go to
+    // another replica at once. (One that slips in just before the announcement is closed
+    // with 1001 as soon as it runs: its `Shutdown` is already resolved.)
+    if state.going_away.is_announced() {
+        return Ok(shutting_down());
+    }
     let schema = state.schema.clone();
-    let (close, shutdown) = closer();
+    let (close, shutdown) = closer(&state.going_away);
     accept(
         req,
         schema,
@@ -150,14 +156,61 @@ fn serve_app(
     )
 }
 
-/// A way to close a connection from outside: the sender is handed to whoever decides,
-/// the `Shutdown` to the connection loop.
-fn closer() -> (oneshot::Sender<CloseFrame>, Shutdown) {
+/// The server's graceful stop, as websockets see it. Announced once, before actix stops
+/// accepting connections: every open connection then stops its operations and closes
+/// with 1001, and new upgrades are refused (503). Without it, open websockets would hold
+/// the stop for actix's whole shutdown timeout, then be dropped without a close frame.
+#[derive(Clone, Debug)]
+pub struct GoingAway(Arc<watch::Sender<bool>>);
+
+impl Default for GoingAway {
+    fn default() -> Self {
+        GoingAway(Arc::new(watch::Sender::new(false)))
+    }
+}
+
+impl GoingAway {
+    pub fn announce(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_announced(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once announced: at once if it already was.
+    fn announced(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut stopping = self.0.subscribe();
+        async move {
+            // An error means the sender is gone with the app state: nothing to announce.
+            if stopping.wait_for(|stopping| *stopping).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// The reason of the close frame every connection gets when the server stops.
+const SHUTTING_DOWN: &str = "Server shutting down";
+
+/// A way to close a connection from outside: the sender is handed to whoever decides
+/// about the credential, the `Shutdown` to the connection loop. The server's graceful
+/// stop closes it too (1001), whatever the state of the connection, even before
+/// `connection_init`.
+fn closer(going_away: &GoingAway) -> (oneshot::Sender<CloseFrame>, Shutdown) {
     let (close, closed) = oneshot::channel();
+    let server_stops = going_away.announced();
     let shutdown = async move {
-        match closed.await {
-            Ok(frame) => frame,
-            Err(_) => std::future::pending().await,
+        let told = async move {
+            match closed.await {
+                Ok(frame) => frame,
+                // The credential is no longer watched (never admitted, or refused).
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            frame = told => frame,
+            () = server_stops => CloseFrame::new(close::GOING_AWAY, SHUTTING_DOWN),
         }
     }
     .boxed_local();
@@ -320,6 +373,13 @@ fn socket_config(max_message_bytes: usize) -> WebSocketConfig {
         .max_message_size(Some(max_message_bytes))
 }
 
+/// An upgrade that arrives while the server stops (over a connection it already had).
+fn shutting_down() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain")
+        .body("the server is shutting down")
+}
+
 fn no_subprotocol() -> HttpResponse {
     HttpResponse::BadRequest()
         .content_type("application/json")
@@ -366,5 +426,48 @@ mod authorization_tests {
         assert_eq!(authorization(&json!({ "Authorization": 1 })), None);
         assert_eq!(authorization(&json!({ "token": "tg_x" })), None);
         assert_eq!(authorization(&json!("Bearer tg_x")), None);
+    }
+}
+
+#[cfg(test)]
+mod going_away_tests {
+    use std::time::Duration;
+
+    use tokio::time::timeout;
+
+    use super::protocol::{close, CloseFrame};
+    use super::{closer, GoingAway, Shutdown, SHUTTING_DOWN};
+
+    async fn resolves(shutdown: &mut Shutdown) -> Option<CloseFrame> {
+        timeout(Duration::from_millis(50), shutdown).await.ok()
+    }
+
+    #[tokio::test]
+    async fn the_announcement_closes_every_connection_with_1001() {
+        let going_away = GoingAway::default();
+        let (_close, mut open) = closer(&going_away);
+        // Never admitted: nobody watches its credential.
+        let (unwatched, mut uninitialised) = closer(&going_away);
+        drop(unwatched);
+        assert_eq!(resolves(&mut open).await, None);
+        assert_eq!(resolves(&mut uninitialised).await, None);
+
+        going_away.announce();
+        let frame = Some(CloseFrame::new(close::GOING_AWAY, SHUTTING_DOWN));
+        assert_eq!(resolves(&mut open).await, frame);
+        assert_eq!(resolves(&mut uninitialised).await, frame);
+        // A connection that starts afterwards is closed at once.
+        assert!(going_away.is_announced());
+        assert_eq!(resolves(&mut closer(&going_away).1).await, frame);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_credential_still_closes_4403() {
+        let going_away = GoingAway::default();
+        let (close, mut shutdown) = closer(&going_away);
+        let revoked = CloseFrame::new(close::FORBIDDEN, "Forbidden: the API key was revoked");
+        assert!(close.send(revoked.clone()).is_ok());
+        assert_eq!(resolves(&mut shutdown).await, Some(revoked));
+        assert!(!going_away.is_announced());
     }
 }

@@ -57,7 +57,7 @@ impl CloseFrame {
 pub(super) mod close {
     /// The client closed normally, or sent `connection_terminate`.
     pub const NORMAL: u16 = 1000;
-    /// Nothing heard from the client for two keep-alive intervals.
+    /// Nothing heard from the client for two keep-alive intervals, or the server stops.
     pub const GOING_AWAY: u16 = 1001;
     /// A websocket-level protocol error (bad frame, invalid UTF-8).
     pub const PROTOCOL_ERROR: u16 = 1002;

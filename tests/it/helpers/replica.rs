@@ -2,9 +2,9 @@
 //! the replicas of multi-process tests.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `ticketgate serve` on a free loopback port against `db_url`, as a child that dies with
 /// the test process (killed or aborted tests leave no server behind).
@@ -64,12 +64,43 @@ impl Replica {
     pub fn ws(&self) -> String {
         format!("{}/graphql", self.base.replacen("http", "ws", 1))
     }
+
+    /// `host:port`
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Sends SIGTERM, as an orchestrator does to stop a replica.
+    pub fn terminate(&self) {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+    }
+
+    /// The exit status, once the process ended within `wait` (None: still running).
+    pub async fn exited_within(&mut self, wait: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, signal);
+    }
 }
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-        let _ = self.child.wait();
+        // A process already reaped has no pid any more (it may be someone else's by now).
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(nix::sys::signal::Signal::SIGINT);
+            let _ = self.child.wait();
+        }
     }
 }

@@ -1,8 +1,7 @@
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
-use actix_web::dev::ServerHandle;
-use ticketgate::app::App;
+use ticketgate::app::{App, StopHandle};
 use ticketgate::auth::customer_tokens::TokenSecret;
 use ticketgate::config::ServeOptions;
 
@@ -10,7 +9,7 @@ use ticketgate::config::ServeOptions;
 /// stopped when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    handle: ServerHandle,
+    handle: StopHandle,
 }
 
 pub struct TestServerBuilder {

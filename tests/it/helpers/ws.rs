@@ -78,7 +78,12 @@ pub async fn silent_for(ws: &mut Ws, wait: Duration) -> bool {
 
 /// The close frame's code and reason; no other message may come before it.
 pub async fn closed(ws: &mut Ws) -> (u16, String) {
-    match next(ws).await {
+    closed_within(ws, Duration::from_secs(15)).await
+}
+
+/// The same, within `wait`.
+pub async fn closed_within(ws: &mut Ws, wait: Duration) -> (u16, String) {
+    match next_within(ws, wait).await {
         Some(Message::Close(Some(frame))) => (u16::from(frame.code), frame.reason.to_string()),
         other => panic!("expected a close frame, got {other:?}"),
     }
