@@ -388,6 +388,10 @@ async fn a_graceful_stop_closes_every_websocket_with_1001_and_exits() {
     assert!(told < Duration::from_secs(1), "told after {told:?}");
     drop((modern, legacy));
 
+    // Load balancers are told to send nothing new here.
+    let ready = get_on(&mut between, replica.addr(), "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 503 "), "{ready}");
+    assert!(ready.ends_with("shutting down"), "{ready}");
     let late = upgrade_on(&mut between, replica.addr()).await;
     assert!(late.starts_with("HTTP/1.1 503 "), "{late}");
     assert!(late.ends_with("the server is shutting down"), "{late}");
@@ -424,6 +428,13 @@ async fn kept_alive(addr: &str) -> TcpStream {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
     tcp
+}
+
+/// A `GET` on `tcp`; the answer's head and body.
+async fn get_on(tcp: &mut TcpStream, addr: &str, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    read_answer(tcp).await
 }
 
 /// Sends a websocket upgrade on `tcp`; the answer's head (and body, if the server closes).
