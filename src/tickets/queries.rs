@@ -47,13 +47,15 @@ pub fn page(
 ) -> QueryResult<(Vec<Ticket>, bool)> {
     let wanted = request.size + 1;
     // A text search tries the newest tickets first (see `search`): exact when the window
-    // holds a whole page and more.
+    // (cut short where its messages exceed the budget) holds a whole page and more.
     let windowed = match filter.text_search() {
         Some(text) if request.size > 0 => {
             let window = search::window_for(wanted);
-            let inner = ordered(scope, &filter.without_search(), ordering, request)?;
-            let mut query = search::Windowed::new(inner, scope, text, window);
-            query.order = ordering.order_sql(request.direction);
+            let order = ordering.order_sql(request.direction);
+            let inner = ordered(scope, &filter.without_search(), ordering, request)?
+                .select((Ticket::as_select(), search::messages_so_far(&order)));
+            let mut query = search::Windowed::new(inner, Ticket::as_select(), scope, text, window);
+            query.order = order;
             query.limit = wanted;
             Some(query.load::<Ticket>(conn)?).filter(|rows| rows.len() as i64 == wanted)
         }

@@ -1285,27 +1285,45 @@ async fn values_postgres_cannot_store_are_not_internal_errors() {
 /// The tickets of `team` a text search must find, in `order`, computed in SQL the plain
 /// way (every match, then sorted).
 fn expected_search(conn: &mut PgConnection, team: Uuid, text: &str, order: &str) -> Vec<String> {
-    use diesel::sql_types::{Text, Uuid as SqlUuid};
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = SqlUuid)]
-        id: Uuid,
-    }
+    plain_search(conn, team, None, text, order)
+        .into_iter()
+        .map(|row| row.id.to_string())
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    ticket_number: i32,
+}
+
+/// Every match of a text search for `team`, or with `customer` for that customer (their
+/// tickets; private notes not searched), in `order`, the plain way.
+fn plain_search(
+    conn: &mut PgConnection,
+    team: Uuid,
+    customer: Option<&str>,
+    text: &str,
+    order: &str,
+) -> Vec<Found> {
+    use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
     let pattern = ticketgate::tickets::search::like_pattern(text);
     diesel::sql_query(format!(
-        "SELECT t.id FROM tickets t WHERE t.team_id = $1 AND ( \
+        "SELECT t.id, t.ticket_number FROM tickets t WHERE t.team_id = $1 \
+           AND ($3::text IS NULL OR t.distinct_id = $3) AND ( \
            (t.anonymous_traits ->> 'name') ILIKE $2 OR (t.anonymous_traits ->> 'email') ILIKE $2 \
            OR t.email_subject ILIKE $2 OR EXISTS (SELECT 1 FROM messages m \
-             WHERE m.ticket_id = t.id AND NOT m.deleted AND m.content ILIKE $2)) \
+             WHERE m.ticket_id = t.id AND NOT m.deleted AND m.content ILIKE $2 \
+               AND ($3::text IS NULL OR NOT m.is_private))) \
          ORDER BY {order}"
     ))
     .bind::<SqlUuid, _>(team)
     .bind::<Text, _>(pattern)
-    .load::<Id>(conn)
+    .bind::<Nullable<Text>, _>(customer)
+    .load::<Found>(conn)
     .unwrap()
-    .into_iter()
-    .map(|row| row.id.to_string())
-    .collect()
 }
 
 #[derive(QueryableByName)]
@@ -1403,4 +1421,168 @@ async fn search_pages_are_exact_beyond_the_newest_window() {
         "{seen_counts:?}"
     );
     assert!(seen_counts.iter().any(|&n| n > 1_000), "{seen_counts:?}");
+}
+
+/// Where each ticket of [`long_conversations`] sits, newest first.
+const LAYOUT: usize = 40;
+const LONG_A: usize = 6;
+const LONG_B: usize = 17;
+const LONG_C: usize = 23;
+
+/// 40 tickets of `team`, newest first by position (numbered in another order), three of
+/// them (`LONG_A`, `LONG_B`, `LONG_C`) with `long` messages each; returns the numbers by
+/// position. What each says:
+/// - ordinary tickets: "hello"; even positions "a refund request"; 9 a deleted "shredded
+///   document"; 13 only a private note about the refund; 30 "zebracorn sighting";
+/// - A: "refund please" in the middle of its conversation, a deleted "shredded" message;
+/// - B: the refund in a private note only;
+/// - C: the refund in a deleted message only, "zebracorn" in the middle, a private note
+///   "ledger check".
+///
+/// The long tickets and every third position belong to the customer `chatty`; SLA
+/// deadlines repeat, and every fourth ticket has none.
+fn long_conversations(conn: &mut PgConnection, team: Uuid, long: i32) -> Vec<i64> {
+    let mut numbers = vec![0; LAYOUT];
+    // Position p is inserted at step s = p·11⁻¹ (mod 40): numbers do not follow the order.
+    for step in 0..LAYOUT {
+        let position = step * 11 % LAYOUT;
+        let is_long = [LONG_A, LONG_B, LONG_C].contains(&position);
+        let said: Vec<(&str, bool, bool)> = match position {
+            LONG_A => vec![("refund please", false, false), ("shredded", false, true)],
+            LONG_B => vec![("refund approved", true, false)],
+            LONG_C => vec![
+                ("refund", false, true),
+                ("a zebracorn, at last", false, false),
+                ("ledger check", true, false),
+            ],
+            _ => {
+                let mut said = vec![("hello", false, false)];
+                if position.is_multiple_of(2) {
+                    said.push(("a refund request", false, false));
+                }
+                match position {
+                    9 => said.push(("shredded document", false, true)),
+                    13 => said.push(("refund approved internally", true, false)),
+                    30 => said.push(("zebracorn sighting", false, false)),
+                    _ => {}
+                }
+                said
+            }
+        };
+        let visible = said
+            .iter()
+            .filter(|(_, private, deleted)| !private && !deleted);
+        let ticket = fixtures::insert_ticket(
+            conn,
+            team,
+            &TicketSpec {
+                distinct_id: match is_long || position.is_multiple_of(3) {
+                    true => "chatty".into(),
+                    false => format!("visitor-{position}"),
+                },
+                updated_at: minutes((LAYOUT - position) as i64),
+                // Ties and tickets without a deadline, for the SLA order.
+                sla_due_at: (!position.is_multiple_of(4)).then(|| hours((position % 5) as i64)),
+                message_count: visible.count() as i32,
+                ..TicketSpec::default()
+            },
+        );
+        numbers[position] = step as i64 + 1;
+        if is_long {
+            fixtures::conversation(conn, team, ticket, long, base_time());
+        }
+        // Long tickets' own messages sit in the middle of their conversation.
+        let at = base_time() + Duration::seconds(i64::from(long / 2));
+        for (content, is_private, deleted) in said {
+            let spec = MessageSpec {
+                content: content.into(),
+                is_private,
+                deleted,
+                author_type: if is_private { "support" } else { "customer" },
+                created_at: at,
+                ..MessageSpec::default()
+            };
+            fixtures::message(conn, team, ticket, &spec);
+        }
+    }
+    numbers
+}
+
+#[tokio::test]
+async fn search_pages_stay_exact_when_the_newest_tickets_hold_long_conversations() {
+    use ticketgate::tickets::search::{message_budget_for, window_for};
+    // A page of 7 reads 8 rows: its window's messages may add up to `budget`. Each long
+    // ticket holds 3/5 of it, so a window ends before the second long ticket it meets,
+    // and pages after a cursor start a window (and a budget) of their own.
+    let budget = message_budget_for(window_for(8));
+    let long = i32::try_from(budget * 3 / 5).unwrap();
+    assert!(i64::from(long) <= budget && budget < 2 * i64::from(long));
+    let db = test_db();
+    let mut conn = db.conn();
+    let team = fixtures::team(&mut conn, "acme");
+    let at = long_conversations(&mut conn, team, long);
+    let (a, b, c) = (at[LONG_A], at[LONG_B], at[LONG_C]);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let viewers = [
+        (server.client(&key), None),
+        (
+            server.client(&helpers::server::customer_token(team, "chatty", 600)),
+            Some("chatty"),
+        ),
+    ];
+    let orders = [
+        (json!(null), "t.updated_at DESC, t.id DESC"),
+        (by_number(), "t.ticket_number ASC"),
+        (
+            json!([{ "field": "SLA_DUE_AT", "direction": "ASC" }]),
+            "COALESCE(t.sla_due_at, 'infinity') ASC, t.id ASC",
+        ),
+    ];
+    let deep = format!("LINE {}", long - 1);
+    let words = ["refund", "zebracorn", "ledger", "shredded", &deep];
+    for (client, customer) in &viewers {
+        for text in words {
+            let filter = json!({ "search": text });
+            for (order, sql_order) in &orders {
+                let expected: Vec<i64> = plain_search(&mut conn, team, *customer, text, sql_order)
+                    .into_iter()
+                    .map(|row| i64::from(row.ticket_number))
+                    .collect();
+                let case = format!("{text:?} by {sql_order} for {customer:?}");
+                assert_eq!(ordered(client, &filter, order).await, expected, "{case}");
+                for size in [2, 7] {
+                    let walked = walk_forward(client, &filter, order, size).await;
+                    assert_eq!(walked, expected, "{case}, pages of {size}");
+                }
+                let walked = walk_backward(client, &filter, order, 7).await;
+                assert_eq!(walked, expected, "{case}, backward");
+            }
+        }
+    }
+    // What the plain answers hold, so the comparisons above compare the right thing.
+    let found = |customer: Option<&str>, text: &str| -> Vec<i64> {
+        let mut conn = db.conn();
+        let rows = plain_search(&mut conn, team, customer, text, "t.ticket_number");
+        rows.into_iter()
+            .map(|row| i64::from(row.ticket_number))
+            .collect()
+    };
+    let team_refund = found(None, "refund");
+    assert!(team_refund.contains(&a) && team_refund.contains(&b));
+    assert!(team_refund.contains(&at[13]) && !team_refund.contains(&c));
+    let chatty_refund = found(Some("chatty"), "refund");
+    assert!(chatty_refund.contains(&a) && !chatty_refund.contains(&b));
+    assert!(!chatty_refund.contains(&c) && chatty_refund.len() > 4);
+    let mut zebracorns = vec![c, at[30]];
+    zebracorns.sort();
+    assert_eq!(found(None, "zebracorn"), zebracorns);
+    assert_eq!(found(Some("chatty"), "zebracorn"), zebracorns);
+    assert_eq!(found(None, "ledger"), vec![c]);
+    assert_eq!(found(Some("chatty"), "ledger"), Vec::<i64>::new());
+    assert_eq!(found(None, "shredded"), Vec::<i64>::new());
+    let mut longs = vec![a, b, c];
+    longs.sort();
+    assert_eq!(found(None, &deep), longs);
+    assert_eq!(found(Some("chatty"), &deep), longs);
 }
