@@ -43,7 +43,7 @@ const BUILD_MEMORY: &str = "3GB";
 /// Index builds at once, each on its own connection (a GIN build uses one core).
 const BUILDERS: usize = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct SecondaryIndex {
     /// Schema-qualified when needed, quoted when needed (`regclass::text`).
     #[diesel(sql_type = Text)]
@@ -145,14 +145,13 @@ struct Locked {
     locked: bool,
 }
 
-/// Builds the indexes an interrupted seed left dropped (see the module doc); returns
-/// their names. Nothing is done while a seed is loading (it rebuilds its own) or another
+/// Builds the indexes an interrupted seed left dropped (see the module doc). Nothing is done while a seed is loading (it rebuilds its own) or another
 /// replica is already restoring; the builds are `IF NOT EXISTS`.
-pub fn restore_dropped(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub fn restore_dropped(conn: &mut PgConnection) -> QueryResult<()> {
     conn.transaction(|conn| {
         let sql = format!("SELECT pg_try_advisory_xact_lock({REBUILD_LOCK}) AS locked");
         if !diesel::sql_query(sql).get_result::<Locked>(conn)?.locked {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let dropped: Vec<SecondaryIndex> =
             diesel::sql_query("SELECT name, definition FROM seed_dropped_indexes ORDER BY name")
@@ -162,7 +161,7 @@ pub fn restore_dropped(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
             diesel::sql_query(if_not_exists(&index.definition)).execute(conn)?;
             forget_dropped(conn, &index.name)?;
         }
-        Ok(dropped.into_iter().map(|index| index.name).collect())
+        Ok(())
     })
 }
 

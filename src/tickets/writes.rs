@@ -57,6 +57,12 @@ struct TicketChanges {
 }
 
 /// A ticket of the scope, locked until the transaction ends, with the database's clock.
+///
+/// The clock is read as the row is found, before any wait for its lock, and is read
+/// again after the wait only if the holder changed the row. Times derived from the
+/// locked row (`change_time` over `updated_at`) stay ordered; a time that must follow
+/// writes that leave the row alone (a message after a private note) is read in its own
+/// statement instead (`messages/writes/time.rs`).
 pub fn lock(
     conn: &mut PgConnection,
     scope: &TicketScope,
