@@ -154,6 +154,7 @@ impl App {
                 max_aliases: options.max_aliases,
                 max_root_fields: options.max_root_fields,
                 max_fields: options.max_fields,
+                max_tokens: options.max_tokens,
                 introspection: options.introspection,
                 document_cache: options.document_cache,
             },

@@ -111,6 +111,17 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_MAX_FIELDS", default_value_t = 5000)]
     pub max_fields: usize,
 
+    /// Most lexical tokens in a document (names, punctuators, strings, numbers), counted
+    /// before it is parsed, so a huge document costs no parsing; 0: no limit.
+    #[arg(long, env = "TICKETGATE_MAX_TOKENS", default_value_t = 50_000)]
+    pub max_tokens: usize,
+
+    /// Most bytes of text and JSON one response may carry (message contents, subjects,
+    /// traits, …), counted while it is built; past it the request fails with
+    /// `RESPONSE_TOO_LARGE`. 0: no limit.
+    #[arg(long, env = "TICKETGATE_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+
     /// Most root fields in one operation; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,

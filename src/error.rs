@@ -124,9 +124,22 @@ impl From<diesel::result::Error> for AppError {
             {
                 AppError::DbUnavailable(Box::new(err))
             }
+            // Text PostgreSQL cannot store (a NUL in `text`, `\u0000` in `jsonb`). Inputs
+            // are checked for it field by field, naming the field; this is the net for
+            // one a check missed, so the client still learns it is its input (and the
+            // transaction, rolled back, wrote nothing).
+            Error::DatabaseError(_, ref info) if unstorable_text(info.message()) => {
+                tracing::warn!(error = %info.message(), "unstorable input reached the database");
+                AppError::bad_input("input", "must not contain NUL characters")
+            }
             other => AppError::Internal(Box::new(other)),
         }
     }
+}
+
+fn unstorable_text(message: &str) -> bool {
+    message.starts_with("invalid byte sequence for encoding")
+        || message.starts_with("unsupported Unicode escape sequence")
 }
 
 impl From<r2d2::Error> for AppError {

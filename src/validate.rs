@@ -113,7 +113,7 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> Result<(), AppError> 
     Ok(())
 }
 
-/// A JSON object (traits, context).
+/// A JSON object (traits, context): at most 64 KiB, and storable (see `nul_in_json`).
 pub fn object(field: &str, value: &serde_json::Value) -> Result<(), AppError> {
     if !value.is_object() {
         return Err(AppError::bad_input(field, "must be a JSON object"));
@@ -121,7 +121,40 @@ pub fn object(field: &str, value: &serde_json::Value) -> Result<(), AppError> {
     if value.to_string().len() > MAX_CONTENT_BYTES {
         return Err(AppError::bad_input(field, "must be at most 64 KiB"));
     }
+    if let Some(path) = nul_in_json(value, field) {
+        return Err(AppError::bad_input(path, "must not contain NUL characters"));
+    }
     Ok(())
+}
+
+/// The path of the first string or key holding a NUL: PostgreSQL's `jsonb` refuses
+/// `\u0000`, which used to surface as an internal error. Walked with an explicit stack:
+/// the value's depth is the client's to choose.
+fn nul_in_json(root: &serde_json::Value, field: &str) -> Option<String> {
+    use serde_json::Value;
+    let mut stack = vec![(root, field.to_owned())];
+    while let Some((value, path)) = stack.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return Some(path),
+            Value::Array(items) => stack.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| (item, format!("{path}.{index}"))),
+            ),
+            Value::Object(fields) => {
+                for (key, item) in fields {
+                    let item_path = format!("{path}.{key}");
+                    if key.contains('\0') {
+                        return Some(item_path);
+                    }
+                    stack.push((item, item_path));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A list of ids for a bulk action: 1 to 1,000, duplicates dropped.
@@ -165,6 +198,16 @@ mod tests {
         );
         assert!(tags("tags", &["x".repeat(65)]).is_err());
         assert!(tags("tags", &vec!["t".to_string(); 51]).is_err());
+        let traits = serde_json::json!({"plan": {"tiers": ["a", "b\u{0}"]}});
+        match object("input.anonymousTraits", &traits) {
+            Err(AppError::BadUserInput { field, .. }) => {
+                assert_eq!(field, "input.anonymousTraits.plan.tiers.1")
+            }
+            other => panic!("{other:?}"),
+        }
+        let key = serde_json::json!({"k\u{0}": 1});
+        assert!(object("input.sessionContext", &key).is_err());
+        assert!(object("input.sessionContext", &serde_json::json!({"a": [1, "b"]})).is_ok());
         match tags("input.tags", &["".into()]) {
             Err(AppError::BadUserInput { field, .. }) => assert_eq!(field, "input.tags"),
             other => panic!("{other:?}"),

@@ -18,10 +18,15 @@ use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
-use super::documents::{DocumentCache, Prepared};
+use super::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use super::error_codes::{code_response, parse_failed};
-use super::limits::DocumentLimits;
+use super::limits::{refused, DocumentLimits};
 use super::schema::GraphqlSchema;
+use super::{lexical, shape, spec_rules};
+
+/// A document nested too deep, in its text or once its fragments are followed (the same
+/// code async-graphql's depth limit gets in `error_codes`).
+const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
 
 /// Built once at start-up and shared (cheap to clone).
 #[derive(Clone)]
@@ -44,7 +49,7 @@ impl Gateway {
             schema,
             prevalidated,
             limits,
-            documents: DocumentCache::new(documents).map(Arc::new),
+            documents: DocumentCache::new(documents, MAX_CACHED_BYTES).map(Arc::new),
         }
     }
 
@@ -53,25 +58,59 @@ impl Gateway {
         self.schema.sdl()
     }
 
-    /// Parses the document (kept in the request, so async-graphql does not parse it
-    /// again) and measures it; a refusal is the whole response's one error.
+    /// Checks the request before anything recursive touches it, then parses the document
+    /// (kept in the request, so async-graphql does not parse it again) and measures it; a
+    /// refusal is the whole response's one error. The order matters: the text's nesting is
+    /// bounded before the parser runs, the fragments' depth before anything follows them,
+    /// and a document is kept in the cache only once every check passed.
     fn admit(&self, request: &mut Request) -> Result<Prepared, ServerError> {
-        let prepared = match &self.documents {
-            Some(documents) => documents.prepare(request),
-            None => Prepared::default(),
-        };
-        match request.parsed_query() {
-            Ok(document) => self.limits.check(document).map(|()| prepared),
-            Err(error) => Err(parse_failed(error)),
+        let lexed = lexical::scan(&request.query);
+        if lexed.nesting > lexical::MAX_NESTING {
+            return Err(refused(
+                QUERY_TOO_DEEP,
+                format!(
+                    "the document nests brackets {} deep: at most {}",
+                    lexed.nesting,
+                    lexical::MAX_NESTING
+                ),
+            ));
         }
+        self.limits.check_tokens(lexed.tokens)?;
+        if !lexed.escaped_block_strings.is_empty() {
+            request.query =
+                lexical::fix_block_strings(&request.query, &lexed.escaped_block_strings);
+        }
+        if let Some(documents) = &self.documents {
+            let prepared = documents.prepare(request);
+            if prepared.kept {
+                return Ok(prepared);
+            }
+        }
+        let document = request.parsed_query().map_err(parse_failed)?;
+        if shape::depth(document) > shape::MAX_DEPTH {
+            return Err(refused(
+                QUERY_TOO_DEEP,
+                format!(
+                    "the document nests fields and fragments more than {} levels deep",
+                    shape::MAX_DEPTH
+                ),
+            ));
+        }
+        self.limits.check(document)?;
+        spec_rules::check(document)?;
+        Ok(match &self.documents {
+            Some(documents) => documents.keep(request),
+            None => Prepared::default(),
+        })
     }
 
-    /// Runs an admitted request, and remembers a document that passed full validation.
+    /// Runs an admitted request, and remembers a document that passed full validation
+    /// (or forgets one that failed it).
     async fn run(&self, request: Request, prepared: Prepared) -> Response {
         if prepared.validated {
             return self.prevalidated.execute(request).await;
         }
-        let remember = match (&self.documents, prepared.may_skip_validation) {
+        let remember = match (&self.documents, prepared.kept) {
             (Some(documents), true) => Some((
                 documents,
                 request.query.clone(),
@@ -80,9 +119,12 @@ impl Gateway {
             _ => None,
         };
         let response = self.schema.execute(request).await;
-        // No error at all: validation passed (a failed one is the response's only error).
         if let Some((documents, query, operation)) = remember {
-            if response.errors.is_empty() {
+            if super::is_request_error(&response) {
+                documents.forget(&query);
+            } else if prepared.may_skip_validation && response.errors.is_empty() {
+                // No error at all: validation passed (a failed one is the response's only
+                // error).
                 documents.mark_validated(&query, operation);
             }
         }

@@ -14,6 +14,8 @@ pub struct DocumentLimits {
     pub max_root_fields: usize,
     /// Fields (and arguments) of an operation, fragments expanded.
     pub max_fields: usize,
+    /// Lexical tokens of the document, counted before it is parsed.
+    pub max_tokens: usize,
 }
 
 /// What a selection set adds up to once every fragment is expanded: fields (arguments
@@ -119,7 +121,8 @@ impl<'a> Measure<'a> {
     }
 }
 
-fn refused(code: &str, message: String) -> ServerError {
+/// A request refused as a whole, with its code.
+pub fn refused(code: &str, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
@@ -129,6 +132,21 @@ fn refused(code: &str, message: String) -> ServerError {
 }
 
 impl DocumentLimits {
+    /// Runs on the text, before the parser: a document of more tokens than allowed is
+    /// refused without spending the time (and memory) parsing it would take.
+    pub fn check_tokens(&self, tokens: usize) -> Result<(), ServerError> {
+        if self.max_tokens > 0 && tokens > self.max_tokens {
+            return Err(refused(
+                "QUERY_TOO_LARGE",
+                format!(
+                    "the document has {tokens} tokens: at most {}",
+                    self.max_tokens
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs before async-graphql's own parsing checks, whose recursion check expands
     /// fragments exponentially.
     pub fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
@@ -230,6 +248,7 @@ mod tests {
             max_aliases,
             max_root_fields,
             max_fields,
+            max_tokens: 0,
         };
         assert!(limits(1, 0, 0).check(&document).is_err());
         assert!(limits(0, 1, 0).check(&document).is_err());

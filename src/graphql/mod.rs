@@ -4,12 +4,15 @@ pub mod context;
 pub mod documents;
 pub mod error_codes;
 pub mod gateway;
+pub mod lexical;
 pub mod limits;
 pub mod lists;
 pub mod loaders;
 pub mod pagination;
 pub mod read_ahead;
 pub mod schema;
+pub mod shape;
+pub mod spec_rules;
 pub mod subscriptions;
 pub mod text_enum;
 

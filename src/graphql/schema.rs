@@ -32,6 +32,7 @@ pub struct SchemaOptions {
     pub max_aliases: usize,
     pub max_root_fields: usize,
     pub max_fields: usize,
+    pub max_tokens: usize,
     pub introspection: bool,
     /// Parsed documents kept by their text (0: none).
     pub document_cache: usize,
@@ -45,6 +46,7 @@ impl Default for SchemaOptions {
             max_aliases: 100,
             max_root_fields: 20,
             max_fields: 5_000,
+            max_tokens: 50_000,
             introspection: true,
             document_cache: 1000,
         }
@@ -62,6 +64,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         max_aliases: options.max_aliases,
         max_root_fields: options.max_root_fields,
         max_fields: options.max_fields,
+        max_tokens: options.max_tokens,
     };
     Gateway::new(schema, prevalidated, limits, options.document_cache)
 }

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod customers;
 mod dataloaders;
+mod deep_input;
 mod graphql_http;
 mod http_surface;
 mod isolation;
