@@ -101,21 +101,12 @@ fn count_new_message(
 }
 
 /// Soft-deletes a message; the ticket's counters go down (never below zero) and its last
-/// message is recomputed from what remains.
+/// message is recomputed from what remains. Of many concurrent deletes of one message,
+/// exactly one succeeds; the others find it gone (NOT_FOUND) and change nothing.
 pub fn delete(conn: &mut PgConnection, team_id: Uuid, message_id: Uuid) -> AppResult<Message> {
-    let ticket_id: Uuid = messages::table
-        .filter(messages::team_id.eq(team_id))
-        .filter(messages::id.eq(message_id))
-        .filter(messages::deleted.eq(false))
-        .select(messages::ticket_id)
-        .first(conn)
-        .optional()?
-        .ok_or(AppError::NotFound("message"))?;
+    let ticket_id = ticket_of_visible(conn, team_id, message_id)?;
     let (ticket, clock) = lock(conn, &TicketScope::team(team_id), ticket_id)?;
-    let message: Message = diesel::update(messages::table.find(message_id))
-        .set((messages::deleted.eq(true), messages::deleted_at.eq(clock)))
-        .returning(Message::as_returning())
-        .get_result(conn)?;
+    let message = mark_deleted(conn, team_id, message_id, clock)?;
     if !message.is_private {
         recount(conn, &ticket, &message, clock)?;
     }
@@ -127,6 +118,44 @@ pub fn delete(conn: &mut PgConnection, team_id: Uuid, message_id: Uuid) -> AppRe
         Some(message_id),
     )?;
     Ok(message)
+}
+
+/// The ticket of a message not deleted yet. Read before the ticket is locked, so it only
+/// says which ticket to lock (a message never moves): whether the message is still there
+/// is decided again under the lock, by `mark_deleted`.
+fn ticket_of_visible(conn: &mut PgConnection, team_id: Uuid, message_id: Uuid) -> AppResult<Uuid> {
+    messages::table
+        .filter(messages::team_id.eq(team_id))
+        .filter(messages::id.eq(message_id))
+        .filter(messages::deleted.eq(false))
+        .select(messages::ticket_id)
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound("message"))
+}
+
+/// Soft-deletes the message if it is still visible, with the ticket's lock held. A delete
+/// that waited for the lock behind another delete of the same message must not count it
+/// down a second time: the `deleted = false` condition, evaluated after the wait, leaves
+/// it no row, and the caller's transaction ends with NOT_FOUND before it recounts or
+/// publishes anything.
+fn mark_deleted(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    message_id: Uuid,
+    clock: DateTime<Utc>,
+) -> AppResult<Message> {
+    diesel::update(
+        messages::table
+            .filter(messages::team_id.eq(team_id))
+            .filter(messages::id.eq(message_id))
+            .filter(messages::deleted.eq(false)),
+    )
+    .set((messages::deleted.eq(true), messages::deleted_at.eq(clock)))
+    .returning(Message::as_returning())
+    .get_result(conn)
+    .optional()?
+    .ok_or(AppError::NotFound("message"))
 }
 
 fn recount(

@@ -5,6 +5,7 @@ mod helpers;
 mod bad_input;
 mod cli;
 mod concurrency;
+mod counters;
 mod customers;
 mod dataloaders;
 mod deep_input;
