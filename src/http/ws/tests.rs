@@ -106,6 +106,7 @@ impl Toy {
                     workers: Some(1),
                     backlog: 128,
                     shutdown_timeout: Duration::from_secs(1),
+                    header_deadline: None,
                 };
                 let (server, addr) = bind(app, &listen).expect("bind");
                 tx.send((addr, server.handle())).expect("send");
