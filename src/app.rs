@@ -177,6 +177,7 @@ impl App {
             limits: HttpLimits {
                 max_body_bytes: options.max_body_bytes,
                 max_batch: options.max_batch,
+                body_timeout: options.body_timeout(),
             },
             ws_slots: http::ws::slots::ConnectionSlots::new(options.ws_max_connections_per_key),
             ws: http::ws::WsSettings {
@@ -201,6 +202,15 @@ impl App {
                 workers: options.workers,
                 backlog: 4096,
                 shutdown_timeout: Duration::from_secs(10),
+                header_deadline: options.header_timeout().map(|timeout| {
+                    http::slow_clients::HeaderDeadline {
+                        timeout,
+                        expired: state
+                            .metrics
+                            .request_timeouts
+                            .with_label_values(&["headers"]),
+                    }
+                }),
             },
         )
         .map_err(|source| StartupError::Bind {

@@ -199,6 +199,16 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_WS_SEND_TIMEOUT_MS", default_value_t = 10_000)]
     pub ws_send_timeout_ms: u64,
 
+    /// How long a new connection has to send its first request's headers, in
+    /// milliseconds (then 408); 0: no deadline.
+    #[arg(long, env = "TICKETGATE_HEADER_TIMEOUT_MS", default_value_t = 5_000)]
+    pub header_timeout_ms: u64,
+
+    /// How long a request body may take to arrive once its headers did, in milliseconds
+    /// (then 408); 0: no deadline.
+    #[arg(long, env = "TICKETGATE_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+
     /// Events a subscription may fall behind by before it is ended (SUBSCRIBER_LAGGED).
     #[arg(long, env = "TICKETGATE_SUBSCRIPTION_QUEUE", default_value_t = 1024)]
     pub subscription_queue: usize,
@@ -239,6 +249,16 @@ impl ServeOptions {
 
     pub fn statement_timeout(&self) -> Duration {
         Duration::from_millis(self.statement_timeout_ms)
+    }
+
+    /// The header read deadline (None: off).
+    pub fn header_timeout(&self) -> Option<Duration> {
+        Some(Duration::from_millis(self.header_timeout_ms)).filter(|d| !d.is_zero())
+    }
+
+    /// The body read deadline (None: off).
+    pub fn body_timeout(&self) -> Option<Duration> {
+        Some(Duration::from_millis(self.body_timeout_ms)).filter(|d| !d.is_zero())
     }
 }
 

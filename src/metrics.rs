@@ -1,5 +1,5 @@
-//! Prometheus metrics of one server: HTTP requests, latency, pool state and the SQL
-//! statement and blocking-pool trip counts. One registry per server (not the global one), so tests running
+//! Prometheus metrics of one server: HTTP requests, latency, pool state, the SQL
+//! statement and blocking-pool trip counts, and the requests that came too slowly. One registry per server (not the global one), so tests running
 //! several servers in one process each read their own figures.
 
 use prometheus::{
@@ -15,6 +15,8 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub db_statements: IntCounter,
     pub db_trips: IntCounter,
+    /// Requests answered 408 because their headers or body came too slowly.
+    pub request_timeouts: IntCounterVec,
     pool_connections: IntGaugeVec,
 }
 
@@ -46,6 +48,17 @@ impl Metrics {
             "ticketgate_db_trips_total",
             "Hand-offs of database work to the blocking pool, each with one pooled connection",
         )?;
+        let request_timeouts = IntCounterVec::new(
+            Opts::new(
+                "ticketgate_request_timeouts_total",
+                "Requests answered 408: headers or body did not arrive in time",
+            ),
+            &["phase"],
+        )?;
+        // Both series exist from the start (at 0), so a rate over them is never empty.
+        for phase in ["headers", "body"] {
+            request_timeouts.with_label_values(&[phase]);
+        }
         let pool_connections = IntGaugeVec::new(
             Opts::new(
                 "ticketgate_db_pool_connections",
@@ -57,6 +70,7 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(db_statements.clone()))?;
         registry.register(Box::new(db_trips.clone()))?;
+        registry.register(Box::new(request_timeouts.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         Ok(Metrics {
             registry,
@@ -64,6 +78,7 @@ impl Metrics {
             http_duration,
             db_statements,
             db_trips,
+            request_timeouts,
             pool_connections,
         })
     }

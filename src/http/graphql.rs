@@ -142,7 +142,7 @@ async fn handle_post(
             why,
         )
     })?;
-    let body = read_body(req, payload, state.limits.max_body_bytes).await?;
+    let body = read_body_in_time(req, payload, state).await?;
     let operations = match kind {
         RequestBody::GraphqlQuery => {
             let query = String::from_utf8(body)
@@ -181,6 +181,39 @@ async fn execute(state: &AppState, request: Request, viewer: &Viewer) -> Respons
 enum Operations {
     Single(Box<Request>),
     Batch(Vec<Request>),
+}
+
+/// Reads the body within the body deadline, else refuses it (408, counted): a client that
+/// declares more than it sends would otherwise hold its connection (and a worker's
+/// attention) for as long as it likes. Answering before the body is read makes actix-http
+/// close the connection after the answer.
+async fn read_body_in_time(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Vec<u8>, Refusal> {
+    let reading = read_body(req, payload, state.limits.max_body_bytes);
+    let Some(limit) = state.limits.body_timeout else {
+        return reading.await;
+    };
+    match tokio::time::timeout(limit, reading).await {
+        Ok(body) => body,
+        Err(_) => {
+            state
+                .metrics
+                .request_timeouts
+                .with_label_values(&["body"])
+                .inc();
+            Err(Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                format!(
+                    "the request body did not arrive within {} ms",
+                    limit.as_millis()
+                ),
+            ))
+        }
+    }
 }
 
 /// Reads the body, refusing (413) as soon as it passes the limit, without buffering more.

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod negotiate;
 pub mod rate_limit;
 pub mod server;
+pub mod slow_clients;
 pub mod ws;
 
 use std::sync::Arc;
@@ -23,6 +24,8 @@ use crate::metrics::Metrics;
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub max_batch: usize,
+    /// How long a request body may take to arrive (then 408); None: no deadline.
+    pub body_timeout: Option<std::time::Duration>,
 }
 
 /// Shared by every handler (one per server, cloned cheaply into each worker).

@@ -11,16 +11,21 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_http::{HttpService, Request, Response};
-use actix_service::{map_config, IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt};
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, Protocol, Request, Response};
+use actix_service::{
+    fn_service, map_config, IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt,
+};
 use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, Server};
 use actix_web::Error;
+use tokio::net::TcpStream;
 
+use super::slow_clients::{self, HeaderDeadline, Replayed};
 use super::ws::upgrade;
 
 /// Where and how to serve.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Listen {
     pub addr: SocketAddr,
     /// Worker threads (None: one per core).
@@ -29,6 +34,9 @@ pub struct Listen {
     pub backlog: u32,
     /// How long a graceful stop waits for open connections.
     pub shutdown_timeout: Duration,
+    /// How long a new connection has to send its first request's head (then 408, counted);
+    /// None: no deadline.
+    pub header_deadline: Option<HeaderDeadline>,
 }
 
 /// Binds `options.addr` and builds the server (not yet running) with its bound address.
@@ -36,7 +44,7 @@ pub struct Listen {
 pub fn bind<F, I, S, B>(factory: F, options: &Listen) -> std::io::Result<(Server, SocketAddr)>
 where
     F: Fn() -> I + Send + Clone + 'static,
-    I: IntoServiceFactory<S, Request>,
+    I: IntoServiceFactory<S, Request> + 'static,
     S: ServiceFactory<Request, Config = AppConfig, InitError = ()> + 'static,
     S::Error: Into<Error> + 'static,
     S::Response: Into<Response<B>> + 'static,
@@ -53,22 +61,47 @@ where
     if let Some(workers) = options.workers {
         builder = builder.workers(workers);
     }
+    let deadline = options.header_deadline.clone();
+    // actix-http's own head deadline only backs ours up (a head larger than we read ahead):
+    // the same length, zero (none) when ours is off.
+    let backstop = deadline.as_ref().map_or(Duration::ZERO, |d| d.timeout);
     let server = builder
         .listen("ticketgate", listener, move || {
-            // What `HttpServer` sets by default, and no Nagle delay for small messages.
+            // What `HttpServer` sets by default.
             let app = factory.clone();
-            HttpService::build()
+            let http = HttpService::build()
                 .keep_alive(actix_http::KeepAlive::Timeout(Duration::from_secs(5)))
-                .client_request_timeout(Duration::from_secs(5))
+                .client_request_timeout(backstop)
                 .client_disconnect_timeout(Duration::from_secs(1))
-                .tcp_nodelay(true)
                 .local_addr(addr)
                 .upgrade(upgrade::service(move || app_factory(&app, addr)))
-                .finish(app_factory(&factory, addr))
-                .tcp()
+                .finish(app_factory(&factory, addr));
+            let deadline = deadline.clone();
+            fn_service(move |tcp: TcpStream| accepted(tcp, deadline.clone())).and_then(http)
         })?
         .run();
     Ok((server, addr))
+}
+
+/// A new connection, for actix-http once its first request's head arrived in time (what
+/// `HttpService::tcp` does, with the header deadline). A connection refused here was
+/// answered already: the error only ends it (actix-server drops it unlogged).
+async fn accepted(
+    tcp: TcpStream,
+    deadline: Option<HeaderDeadline>,
+) -> Result<(Replayed, Protocol, Option<SocketAddr>), DispatchError> {
+    // No Nagle delay for small messages (subscription events, small answers).
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %err, "could not set TCP_NODELAY");
+    }
+    let peer = tcp.peer_addr().ok();
+    let io = match &deadline {
+        Some(deadline) => slow_clients::first_head(tcp, deadline)
+            .await
+            .ok_or(DispatchError::SlowRequestTimeout)?,
+        None => Replayed::new(tcp),
+    };
+    Ok((io, Protocol::Http1, peer))
 }
 
 /// The app as actix-http serves it: its errors rendered as responses.

@@ -569,3 +569,165 @@ async fn metrics_count_requests_and_statements() {
     assert!(value(r#"ticketgate_http_request_duration_seconds_count{route="/graphql"}"#) >= 1.0);
     assert!(value(r#"ticketgate_db_pool_connections{state="max"}"#) >= 1.0);
 }
+
+/// The deadlines of the tests below, short so that they run fast.
+const HEADER_DEADLINE: std::time::Duration = std::time::Duration::from_millis(600);
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_millis(600);
+/// Past a deadline, how soon the 408 must come.
+const MARGIN: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// A server with short header and body deadlines, and a key.
+fn deadline_setup() -> Setup {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::builder(&db.url)
+        .options(|o| {
+            o.header_timeout_ms = HEADER_DEADLINE.as_millis() as u64;
+            o.body_timeout_ms = BODY_DEADLINE.as_millis() as u64;
+        })
+        .start();
+    Setup { db, server, key }
+}
+
+/// A POST head for `/graphql` declaring `length` body bytes.
+fn post_head(addr: std::net::SocketAddr, key: &str, length: usize) -> String {
+    format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nAccept: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
+}
+
+/// Everything the server sends until it closes the connection (within 10 s), and when
+/// its first byte came. A reset after the answer counts as the end too.
+async fn read_until_closed(
+    tcp: &mut tokio::net::TcpStream,
+) -> (String, Option<std::time::Duration>) {
+    use tokio::io::AsyncReadExt;
+    let started = tokio::time::Instant::now();
+    let mut read = Vec::new();
+    let mut first = None;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut chunk))
+            .await
+            .expect("the server closes the connection within 10 s")
+            .unwrap_or(0);
+        if n == 0 {
+            return (String::from_utf8_lossy(&read).into_owned(), first);
+        }
+        first.get_or_insert_with(|| started.elapsed());
+        read.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Checks a 408 came in time (after the deadline, within the margin) with a coded JSON
+/// error, then the connection closed.
+fn assert_timely_408(
+    answer: &str,
+    after: Option<std::time::Duration>,
+    deadline: std::time::Duration,
+) {
+    let after = after.unwrap_or_else(|| panic!("no answer before the close: {answer:?}"));
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        after + std::time::Duration::from_millis(50) >= deadline,
+        "408 after {after:?}"
+    );
+    assert!(after <= deadline + MARGIN, "408 only after {after:?}");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    assert_eq!(code_of(body), "REQUEST_TIMEOUT", "{answer}");
+}
+
+fn timeouts(metrics: &str, phase: &str) -> u64 {
+    let name = format!("ticketgate_request_timeouts_total{{phase=\"{phase}\"}}");
+    metrics
+        .lines()
+        .find(|line| line.starts_with(&name))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{metrics}"))
+}
+
+async fn metrics_text(server: &TestServer) -> String {
+    http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A body that declares 1000 bytes and sends 9 is answered 408 at the body deadline and
+/// its connection closed; so is a client that sends half a header line. Both are counted.
+#[tokio::test]
+async fn slow_headers_and_bodies_get_408_and_are_counted() {
+    use tokio::io::AsyncWriteExt;
+    let s = deadline_setup();
+    let rounds = 4;
+    for round in 0..rounds {
+        let mut tcp = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+        let head = post_head(s.server.addr, &s.key, 1000);
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        tcp.write_all(br#"{"query":"#).await.unwrap();
+        let (answer, after) = read_until_closed(&mut tcp).await;
+        assert_timely_408(&answer, after, BODY_DEADLINE);
+        assert!(
+            answer.contains("the request body"),
+            "round {round}: {answer}"
+        );
+
+        let mut tcp = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+        let (answer, after) = read_until_closed(&mut tcp).await;
+        assert_timely_408(&answer, after, HEADER_DEADLINE);
+        assert!(
+            answer.contains("the request headers"),
+            "round {round}: {answer}"
+        );
+
+        // Connected, and nothing sent at all.
+        let mut tcp = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+        let (answer, after) = read_until_closed(&mut tcp).await;
+        assert_timely_408(&answer, after, HEADER_DEADLINE);
+    }
+    let metrics = metrics_text(&s.server).await;
+    assert_eq!(timeouts(&metrics, "body"), rounds);
+    assert_eq!(timeouts(&metrics, "headers"), 2 * rounds);
+}
+
+/// A client slow within the deadlines is served as usual: the head in pieces, then the
+/// body in pieces, each taking most of its deadline.
+#[tokio::test]
+async fn slow_requests_within_the_deadlines_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let s = deadline_setup();
+    let body = json!({ "query": "{ tickets { nodes { id } } }" }).to_string();
+    let pause = std::time::Duration::from_millis(100);
+    for _ in 0..3 {
+        let mut tcp = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+        let head = post_head(s.server.addr, &s.key, body.len());
+        for piece in head.as_bytes().chunks(head.len() / 4 + 1) {
+            tcp.write_all(piece).await.unwrap();
+            tokio::time::sleep(pause).await;
+        }
+        for piece in body.as_bytes().chunks(body.len() / 4 + 1) {
+            tcp.write_all(piece).await.unwrap();
+            tokio::time::sleep(pause).await;
+        }
+        let (answer, _) = read_until_closed(&mut tcp).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let body: Value = serde_json::from_str(body).expect("json");
+        assert_eq!(
+            body["data"]["tickets"]["nodes"].as_array().map(Vec::len),
+            Some(0)
+        );
+    }
+    let metrics = metrics_text(&s.server).await;
+    assert_eq!(timeouts(&metrics, "body"), 0);
+    assert_eq!(timeouts(&metrics, "headers"), 0);
+}

@@ -482,3 +482,100 @@ async fn read_answer(tcp: &mut TcpStream) -> String {
     }
     String::from_utf8_lossy(&read).into_owned()
 }
+
+/// Sends a close frame (None: one without a status code) and returns the server's answer,
+/// skipping what running operations still sent; the server must then end TCP cleanly
+/// (a stream that ends without the answer is what clients report as 1006).
+async fn answer_to_close(ws: &mut Ws, code: Option<u16>) -> Option<(u16, String)> {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    let frame = code.map(|code| CloseFrame {
+        code: code.into(),
+        reason: "bye".into(),
+    });
+    ws.close(frame).await.expect("send the close frame");
+    let answer = loop {
+        match ws::next_within(ws, Duration::from_secs(5)).await {
+            Some(Message::Close(frame)) => {
+                break frame.map(|f| (u16::from(f.code), f.reason.to_string()))
+            }
+            Some(Message::Text(_)) => continue,
+            other => panic!("expected the answer to the close frame, got {other:?}"),
+        }
+    };
+    let end = tokio::time::timeout(Duration::from_secs(5), futures_util::StreamExt::next(ws))
+        .await
+        .expect("the server ends TCP");
+    assert!(end.is_none(), "the stream ended with {end:?}");
+    answer
+}
+
+/// RFC 6455, 5.5.1: a client's close frame is answered with a close frame echoing its code
+/// (an empty one with an empty one), in both subprotocols, idle or with a subscription
+/// running; 10 rounds each, since what broke was a race between the answer and TCP's end.
+#[tokio::test]
+async fn a_client_close_frame_is_answered_with_a_close_frame() {
+    let (_db, server, key) = server();
+    for code in [Some(1000), Some(4000), None] {
+        let echoed = code.map(|code| (code, "bye".to_string()));
+        for round in 0..10 {
+            let mut modern = connect(&server, MODERN).await;
+            let answer = answer_to_close(&mut modern, code).await;
+            assert_eq!(
+                answer, echoed,
+                "{MODERN} {code:?} round {round}, before init"
+            );
+
+            let mut modern = ready(&server, &key).await;
+            send(&mut modern, subscribe("u", "subscription { unreadCount }")).await;
+            ws::next_payload(&mut modern, "u").await;
+            let answer = answer_to_close(&mut modern, code).await;
+            assert_eq!(
+                answer, echoed,
+                "{MODERN} {code:?} round {round}, subscribed"
+            );
+
+            let mut legacy = legacy_subscriber(&server.ws_url(), &key).await;
+            let answer = answer_to_close(&mut legacy, code).await;
+            assert_eq!(
+                answer, echoed,
+                "{LEGACY} {code:?} round {round}, subscribed"
+            );
+        }
+    }
+}
+
+/// Websockets outlive the header and body deadlines: those bound how a request arrives,
+/// not how long the connection it upgrades stays open.
+#[tokio::test]
+async fn websockets_outlive_the_request_deadlines() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::builder(&db.url)
+        .options(|o| {
+            o.header_timeout_ms = 300;
+            o.body_timeout_ms = 300;
+        })
+        .start();
+    let mut modern = ready(&server, &key).await;
+    let mut legacy = legacy_subscriber(&server.ws_url(), &key).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    send(&mut modern, subscribe("q", "{ __typename }")).await;
+    assert_eq!(
+        ws::next_payload(&mut modern, "q").await,
+        json!({ "data": { "__typename": "Query" } })
+    );
+    let start = json!({ "id": "q", "type": "start", "payload": { "query": "{ __typename }" } });
+    send(&mut legacy, start).await;
+    loop {
+        let message = recv(&mut legacy).await;
+        if message["type"] == "ka" {
+            continue;
+        }
+        assert_eq!(
+            message["payload"]["data"]["__typename"], "Query",
+            "{message}"
+        );
+        break;
+    }
+}

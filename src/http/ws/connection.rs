@@ -45,6 +45,9 @@ pub(super) type Shutdown = LocalBoxFuture<'static, CloseFrame>;
 enum End {
     /// Send this close frame.
     Close(CloseFrame),
+    /// The client sent a close frame: tungstenite has queued the answer, which echoes the
+    /// client's status code (RFC 6455, 5.5.1), and it must still be written.
+    Answer,
     /// The client is gone: nothing can be sent.
     Gone,
 }
@@ -114,9 +117,13 @@ impl<E: Executor> Connection<E> {
         } = self;
         // Dropping their streams stops every operation, before the close frame waits.
         drop((events, operations, admission));
-        if let End::Close(frame) = end {
-            tracing::debug!(code = frame.code, reason = %frame.reason, "closing websocket");
-            send_close(socket, frame).boxed_local().await;
+        match end {
+            End::Close(frame) => {
+                tracing::debug!(code = frame.code, reason = %frame.reason, "closing websocket");
+                send_close(socket, frame).boxed_local().await;
+            }
+            End::Answer => answer_close(socket).boxed_local().await,
+            End::Gone => {}
         }
     }
 
@@ -159,10 +166,9 @@ impl<E: Executor> Connection<E> {
             // tungstenite answers pings itself (on the next read or write).
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => GO_ON,
             Ok(Message::Close(reason)) => {
-                // tungstenite has queued the answer (the client's own code, as RFC 6455
-                // asks); closing sends it.
-                let code = reason.map_or(close::NORMAL, |reason| u16::from(reason.code));
-                closing(code, "")
+                let code = reason.map(|reason| u16::from(reason.code));
+                tracing::debug!(?code, "the client closed the websocket");
+                ControlFlow::Break(End::Answer)
             }
             Err(err) => frame_error(&err),
         }
@@ -356,6 +362,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(30);
 /// the client before it has read the close frame.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Closes from our side: sends `frame`, then ends the TCP connection.
 async fn send_close(mut socket: Socket, frame: CloseFrame) {
     let frame = WsCloseFrame {
         code: CloseCode::from(frame.code),
@@ -367,6 +374,32 @@ async fn send_close(mut socket: Socket, frame: CloseFrame) {
     {
         return;
     }
+    end_tcp(socket).await;
+}
+
+/// Answers the client's close frame, then ends the TCP connection.
+///
+/// When tungstenite read the client's close it queued the answer: the client's own status
+/// code and reason (RFC 6455, 5.5.1: "typically echos the status code it received"), or an
+/// empty close frame for an empty one. An empty frame is the echo: the client then reads
+/// 1005 ("no status code was present", RFC 6455, 7.1.5), which 7.4.1 forbids putting in a
+/// frame, and a normal closure all the same. `WebSocketStream::close(Some(..))` is no way
+/// to send it: after the peer's close it refuses every message (`SendAfterClosing`) without
+/// writing what is queued, and the socket was dropped with the answer unsent (clients saw
+/// 1006). `SinkExt::close` only flushes, which writes the queued answer.
+async fn answer_close(mut socket: Socket) {
+    if timeout(CLOSE_GRACE, SinkExt::close(&mut socket))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    end_tcp(socket).await;
+}
+
+/// After the close frame: the server ends TCP first (RFC 6455, 7.1.1), then reads and
+/// drops what the client still sends, briefly (see `LINGER`).
+async fn end_tcp(mut socket: Socket) {
     let tcp = socket.get_mut();
     let _ = tcp.shutdown().await;
     let mut unread = [0u8; 512];

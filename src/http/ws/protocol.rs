@@ -55,7 +55,7 @@ impl CloseFrame {
 
 /// Close codes the connection loop uses whatever the subprotocol.
 pub(super) mod close {
-    /// The client closed normally, or sent `connection_terminate`.
+    /// The legacy client sent `connection_terminate`.
     pub const NORMAL: u16 = 1000;
     /// Nothing heard from the client for two keep-alive intervals, or the server stops.
     pub const GOING_AWAY: u16 = 1001;

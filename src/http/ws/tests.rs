@@ -106,6 +106,7 @@ impl Toy {
                     workers: Some(1),
                     backlog: 128,
                     shutdown_timeout: Duration::from_secs(1),
+                    header_deadline: None,
                 };
                 let (server, addr) = bind(app, &listen).expect("bind");
                 tx.send((addr, server.handle())).expect("send");
@@ -672,4 +673,92 @@ async fn the_legacy_protocol_reports_bad_messages_and_carries_on() {
     assert_eq!(recv(&mut ws).await["type"], "complete");
     send(&mut ws, json!({ "type": "connection_terminate" })).await;
     assert_eq!(closed(&mut ws).await.0, 1000);
+}
+
+/// Sends a close frame (`None`: one without a status code) and reads until the server's
+/// answer; the messages of running operations may come first. Then the server must end
+/// TCP cleanly: the stream ends without a reset ("closed without a closing handshake" is
+/// what a client reports as 1006).
+async fn close_and_read_answer(ws: &mut Ws, code: Option<u16>) -> Option<(u16, String)> {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
+    let frame = code.map(|code| WsCloseFrame {
+        code: code.into(),
+        reason: "bye".into(),
+    });
+    ws.close(frame).await.expect("send the close frame");
+    let answer = loop {
+        let message = timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an answer within 5 s");
+        match message {
+            Some(Ok(Message::Close(frame))) => {
+                break frame.map(|f| (u16::from(f.code), f.reason.to_string()))
+            }
+            Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected the answer to the close frame, got {other:?}"),
+        }
+    };
+    let end = timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("the server ends TCP");
+    assert!(end.is_none(), "the stream ended with {end:?}");
+    answer
+}
+
+/// The codes of RFC 6455 and of applications are echoed; an empty close frame is answered
+/// with an empty one (its echo; the client reads 1005, "no status"). Before and after
+/// `connection_init`, idle or while an operation streams, in both subprotocols: several
+/// rounds each, since what broke was a race between the answer and the end of TCP.
+#[tokio::test]
+async fn a_client_close_frame_is_answered_with_its_code() {
+    let toy = Toy::start(settings());
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        for code in [Some(1000), Some(4000), None] {
+            let echoed = code.map(|code| (code, "bye".to_string()));
+            for round in 0..10 {
+                let mut ws = toy.connect(protocol).await;
+                let answer = close_and_read_answer(&mut ws, code).await;
+                assert_eq!(
+                    answer, echoed,
+                    "{protocol} {code:?} round {round}, before init"
+                );
+
+                let mut ws = toy.ready(protocol).await;
+                let query = "subscription { ticks(everyMs: 1) }";
+                let message = match protocol {
+                    "graphql-ws" => start("t", query),
+                    _ => subscribe("t", query),
+                };
+                send(&mut ws, message).await;
+                recv(&mut ws).await;
+                let answer = close_and_read_answer(&mut ws, code).await;
+                assert_eq!(
+                    answer, echoed,
+                    "{protocol} {code:?} round {round}, streaming"
+                );
+            }
+        }
+    }
+}
+
+/// Closes the server decides on still carry their own code (not an echo).
+#[tokio::test]
+async fn a_server_close_still_carries_its_own_code() {
+    let toy = Toy::start(settings());
+    for _ in 0..5 {
+        let mut ws = toy.ready("graphql-transport-ws").await;
+        send(&mut ws, json!({ "type": "connection_init" })).await;
+        assert_eq!(
+            closed(&mut ws).await,
+            (4429, "Too many initialisation requests".to_string())
+        );
+        let end = timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("the server ends TCP");
+        assert!(end.is_none(), "the stream ended with {end:?}");
+
+        let mut legacy = toy.ready("graphql-ws").await;
+        send(&mut legacy, json!({ "type": "connection_terminate" })).await;
+        assert_eq!(closed(&mut legacy).await.0, 1000);
+    }
 }

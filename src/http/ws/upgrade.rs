@@ -22,6 +22,8 @@ use futures_util::SinkExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::http::slow_clients::Replayed;
+
 /// Set on requests that came through here: only these may be answered with a handoff.
 #[derive(Clone, Copy, Debug)]
 pub struct Upgradable;
@@ -40,7 +42,7 @@ impl Handoff {
     }
 }
 
-type Upgrade = (Request, Framed<TcpStream, Codec>);
+type Upgrade = (Request, Framed<Replayed, Codec>);
 
 /// The upgrade service of one worker, in front of its own instance of the app.
 pub fn service<AF, A, B>(
@@ -79,7 +81,7 @@ where
 async fn serve<S, B>(
     app: Rc<S>,
     req: Request,
-    mut framed: Framed<TcpStream, Codec>,
+    mut framed: Framed<Replayed, Codec>,
 ) -> io::Result<()>
 where
     S: Service<Request, Response = Response<B>, Error = Response<BoxBody>>,
@@ -99,13 +101,16 @@ where
             // socket): only the socket and the unread bytes are kept.
             let FramedParts {
                 io,
-                read_buf,
+                mut read_buf,
                 write_buf,
                 codec,
                 ..
             } = framed.into_parts();
             drop((write_buf, codec));
-            serve(io, read_buf).await;
+            // What the header deadline read ahead comes after what actix-http read of it.
+            let (tcp, ahead) = io.into_parts();
+            read_buf.extend_from_slice(&ahead);
+            serve(tcp, read_buf).await;
             Ok(())
         }
         _ => respond(framed, response).await,
@@ -119,7 +124,7 @@ where
 /// is in its streaming state and its answer never reached clients (they saw the socket
 /// close mid-handshake). The head is the app's own (status, headers), with the body's
 /// length and `connection: close`.
-async fn respond(framed: Framed<TcpStream, Codec>, response: Response<BoxBody>) -> io::Result<()> {
+async fn respond(framed: Framed<Replayed, Codec>, response: Response<BoxBody>) -> io::Result<()> {
     let (head, body) = response.into_parts();
     let body: Bytes = actix_http::body::to_bytes(body)
         .await
