@@ -5,6 +5,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use ticketgate::config::Cli;
+use ticketgate::db::local_pg::guard;
 
 // mimalloc instead of glibc malloc: async-graphql allocates many small, short-lived objects
 // per field, across worker threads; glibc spent a quarter of a page's CPU in malloc/free
@@ -15,14 +16,18 @@ use ticketgate::config::Cli;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // The local cluster's guard is this executable re-invoked with an argv no user types:
+    // recognised before clap, with the log filter of the environment.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == guard::GUARD_ARG)
+    {
+        init_logging(&std::env::var("TICKETGATE_LOG").unwrap_or_else(|_| "info".into()));
+        return guard::run_if_invoked().unwrap_or(ExitCode::FAILURE);
+    }
+    guard::enable();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.global.log).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(&cli.global.log);
     match ticketgate::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -35,4 +40,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(filter: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }

@@ -10,6 +10,12 @@
 //! ```
 //!
 //! The secret is `TICKETGATE_TOKEN_SECRET` (at least 32 bytes), the same on every replica.
+//!
+//! The subject (`sub`) is a distinct id, 1 to 400 characters without NUL: what the
+//! database can store (a `text` column, `CHECK (length BETWEEN 1 AND 400)`). A subject
+//! outside that is refused when issued and, as a malformed token, when presented: a
+//! backend minting by itself can sign anything, and such a subject would otherwise reach
+//! PostgreSQL, which refuses it, and come back as an internal error.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -23,6 +29,8 @@ pub const TOKEN_PREFIX: &str = "tgc_";
 pub const MIN_SECRET_BYTES: usize = 32;
 /// The longest a token may live: a widget session, not a password.
 pub const MAX_TTL_SECONDS: i64 = 30 * 24 * 3600;
+/// The longest subject: the database's limit on a distinct id.
+pub const MAX_SUBJECT_CHARS: usize = 400;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -40,6 +48,23 @@ pub enum TokenError {
     BadSignature,
     #[error("expired token")]
     Expired,
+    #[error("the distinct id {0}")]
+    InvalidSubject(&'static str),
+}
+
+/// Why a token may not carry `sub`, if it may not.
+pub fn subject_problem(sub: &str) -> Option<&'static str> {
+    if sub.is_empty() {
+        return Some("must not be empty");
+    }
+    // PostgreSQL text cannot hold NUL: the only character a UTF-8 database refuses.
+    if sub.contains('\0') {
+        return Some("must not contain NUL characters");
+    }
+    if sub.chars().count() > MAX_SUBJECT_CHARS {
+        return Some("must be at most 400 characters");
+    }
+    None
 }
 
 /// The server's signing key.
@@ -66,6 +91,22 @@ impl TokenSecret {
         mac
     }
 
+    /// A token for `distinct_id`, unless the subject is one `verify` would refuse: what
+    /// the CLI and the API mint with.
+    pub fn issue(
+        &self,
+        team: Uuid,
+        distinct_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
+        if let Some(problem) = subject_problem(distinct_id) {
+            return Err(TokenError::InvalidSubject(problem));
+        }
+        Ok(self.mint(team, distinct_id, expires_at))
+    }
+
+    /// Signs whatever it is given, as a team's backend may: the tests forge tokens with
+    /// it. Issue real tokens with `issue`.
     pub fn mint(&self, team: Uuid, distinct_id: &str, expires_at: DateTime<Utc>) -> String {
         let claims = Claims {
             v: 1,
@@ -96,7 +137,7 @@ impl TokenSecret {
             .decode(payload)
             .map_err(|_| TokenError::Malformed)?;
         let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
-        if claims.v != 1 || claims.sub.is_empty() {
+        if claims.v != 1 || subject_problem(&claims.sub).is_some() {
             return Err(TokenError::Malformed);
         }
         if claims.exp <= now.timestamp() {
@@ -160,5 +201,30 @@ mod tests {
             assert!(secret().verify(junk, now).is_err(), "{junk}");
         }
         assert!(TokenSecret::new(b"short").is_none());
+    }
+
+    #[test]
+    fn subjects_the_database_cannot_store_are_refused_both_ways() {
+        let now = Utc::now();
+        let later = now + Duration::minutes(5);
+        let long = "x".repeat(MAX_SUBJECT_CHARS + 1);
+        for sub in ["", "ali\0ce", "\0", long.as_str()] {
+            assert!(
+                matches!(
+                    secret().issue(Uuid::now_v7(), sub, later),
+                    Err(TokenError::InvalidSubject(_))
+                ),
+                "{sub:?}"
+            );
+            let signed_anyway = secret().mint(Uuid::now_v7(), sub, later);
+            assert_eq!(
+                secret().verify(&signed_anyway, now),
+                Err(TokenError::Malformed),
+                "{sub:?}"
+            );
+        }
+        let longest = "é".repeat(MAX_SUBJECT_CHARS);
+        let token = secret().issue(Uuid::now_v7(), &longest, later).unwrap();
+        assert_eq!(secret().verify(&token, now).unwrap().sub, longest);
     }
 }

@@ -58,8 +58,12 @@ impl AuthMutation {
             .gql();
         };
         let expires_at = Utc::now() + Duration::seconds(seconds);
+        let token = secret
+            .issue(rc.viewer.team_id, &distinct_id, expires_at)
+            .map_err(|err| AppError::bad_input("distinctId", err.to_string()))
+            .gql()?;
         Ok(CustomerToken {
-            token: secret.mint(rc.viewer.team_id, &distinct_id, expires_at),
+            token,
             distinct_id,
             expires_at,
         })

@@ -111,6 +111,9 @@ pub fn create_customer_token(
     let mut conn = db::connect(&database.url)?;
     let team = team(&mut conn, &args.team)?;
     let expires_at = Utc::now() + Duration::seconds(args.ttl_seconds);
-    println!("{}", secret.mint(team.id, &args.distinct_id, expires_at));
+    let token = secret
+        .issue(team.id, &args.distinct_id, expires_at)
+        .map_err(|err| StartupError::Invalid(format!("--distinct-id: {err}")))?;
+    println!("{token}");
     Ok(())
 }

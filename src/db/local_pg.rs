@@ -16,7 +16,9 @@
 //! ```
 //!
 //! Locks are `flock`s, so a process that dies releases them: a crashed server never blocks
-//! the next start, and the next process to leave stops a cluster nobody uses.
+//! the next start and never counts as a user again (no list of pids to go stale). What a
+//! dead process cannot do is stop a cluster it was the last user of: its guard (see
+//! `guard`) does that.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -29,6 +31,9 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Gid, Uid, User};
 use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
+
+pub mod guard;
+mod reaper;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalPgError {
@@ -196,6 +201,8 @@ pub struct LocalCluster {
     bins: PgBinaries,
     user: ClusterUser,
     clients: Option<Flock<File>>,
+    /// Releases our place should we die without `leave` (None where no guard can run).
+    guard: Option<guard::Guard>,
 }
 
 impl std::fmt::Debug for LocalCluster {
@@ -219,10 +226,13 @@ impl LocalCluster {
         create_private_dir(data_dir, &user)?;
         let data_dir = fs::canonicalize(data_dir).map_err(io("resolving the data directory"))?;
 
-        let guard = lock(&data_dir.join("cluster.lock"), FlockArg::LockExclusive)?;
+        let starting = lock(&data_dir.join("cluster.lock"), FlockArg::LockExclusive)?;
         let clients = lock(&data_dir.join("clients.lock"), FlockArg::LockShared)?;
         let pgdata = pgdata_location(&data_dir, &user)?;
         let password = read_or_create_password(&data_dir)?;
+        // Guarded before anything starts: dying half-way through `pg_ctl start` must not
+        // leave a postmaster behind either.
+        let guard = guard::Guard::spawn(&data_dir, &pgdata, &bins)?;
         let mut cluster = LocalCluster {
             data_dir,
             pgdata,
@@ -231,16 +241,24 @@ impl LocalCluster {
             bins,
             user,
             clients: Some(clients),
+            guard,
         };
-        if !cluster.pgdata.join("PG_VERSION").exists() {
-            cluster.init(options)?;
-        }
-        cluster.port = match cluster.running_port() {
-            Some(port) => port,
-            None => cluster.start()?,
-        };
-        drop(guard);
+        let port = cluster.init_and_run(options);
+        // Released before `cluster` may drop on an error: its `leave` takes this lock too.
+        drop(starting);
+        cluster.port = port?;
         Ok(cluster)
+    }
+
+    /// Creates the cluster the first time, starts it unless it runs; gives its port.
+    fn init_and_run(&self, options: ClusterOptions) -> Result<u16, LocalPgError> {
+        if !self.pgdata.join("PG_VERSION").exists() {
+            self.init(options)?;
+        }
+        match self.running_port() {
+            Some(port) => Ok(port),
+            None => self.start(),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -407,52 +425,17 @@ impl LocalCluster {
         let Some(clients) = self.clients.take() else {
             return Ok(());
         };
-        let _guard = lock(&self.data_dir.join("cluster.lock"), FlockArg::LockExclusive)?;
+        // Our own lock still holds our place while the guard lets go of its one.
+        if let Some(guard) = self.guard.take() {
+            guard.stand_down();
+        }
+        let _stopping = lock(&self.data_dir.join("cluster.lock"), FlockArg::LockExclusive)?;
         // Nobody else holds a shared lock exactly when ours converts to exclusive.
         let last = clients.relock(FlockArg::LockExclusiveNonblock).is_ok();
         drop(clients);
         if last && self.running_port().is_some() {
             self.stop()?;
         }
-        Ok(())
-    }
-
-    /// For throwaway clusters (tests, benchmarks): a detached watcher stops the cluster and
-    /// deletes the data directory once process `pid` has exited, however it exits.
-    pub fn remove_when_process_exits(&self, pid: u32) -> Result<(), LocalPgError> {
-        let script = r#"
-            while [ -e "/proc/$1" ]; do sleep 0.5; done
-            pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null)
-            if [ -n "$pid" ]; then
-                kill -INT "$pid" 2>/dev/null
-                i=0; while [ -e "/proc/$pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-            fi
-            rm -rf "$3" "$4"
-        "#;
-        let relocated = fs::read_link(self.data_dir.join("pgdata"))
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| self.data_dir.join("pgdata"));
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(script)
-            .arg("ticketgate-reaper")
-            .arg(pid.to_string())
-            .arg(&self.pgdata)
-            .arg(&self.data_dir)
-            .arg(relocated)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // A session of its own, so a Ctrl-C aimed at the test run does not kill the watcher.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(|_| ())
-                    .map_err(std::io::Error::from)
-            });
-        }
-        cmd.spawn().map_err(io("starting the cleanup watcher"))?;
         Ok(())
     }
 }

@@ -286,6 +286,79 @@ async fn bad_tokens_are_refused() {
     }
 }
 
+/// Rows a customer could write: tickets, messages, distinct ids.
+fn written_rows(db: &helpers::TestDb) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(
+        "SELECT (SELECT count(*) FROM tickets) + (SELECT count(*) FROM messages) \
+         + (SELECT count(*) FROM person_distinct_ids) AS n",
+    )
+    .get_result::<Count>(&mut db.conn())
+    .unwrap()
+    .n
+}
+
+#[tokio::test]
+async fn a_genuine_token_whose_subject_has_a_nul_is_refused_before_the_database() {
+    let w = world();
+    // Signed with the server's own secret, as a team backend minting by itself could.
+    let secret = ticketgate::auth::customer_tokens::TokenSecret::new(
+        crate::helpers::server::TEST_TOKEN_SECRET,
+    )
+    .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let before = written_rows(&w.db);
+    for sub in ["ali\0ce", "\0", "alice\0"] {
+        let token = secret.mint(w.team, sub, later);
+        for (query, variables) in [
+            ("{ tickets { totalCount } }", json!({})),
+            (
+                "mutation($t: UUID!) { sendMessage(ticketId: $t, content: \"hi\") { id } }",
+                json!({ "t": w.mine }),
+            ),
+            (
+                "mutation($d: String!) { createTicket(input: { distinctId: $d, message: \"hi\" }) { id } }",
+                json!({ "d": sub }),
+            ),
+        ] {
+            let (status, body) = w.server.client(&token).post(query, variables).await;
+            assert_eq!(status, 401, "{sub:?} {query}: {body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+                "{sub:?} {query}: {body}"
+            );
+        }
+    }
+    assert_eq!(written_rows(&w.db), before, "nothing is written");
+}
+
+#[tokio::test]
+async fn minting_a_token_for_a_subject_the_database_cannot_store_is_refused() {
+    let w = world();
+    let team = w.server.client(&w.team_key);
+    let mint = "mutation($d: String!) { createCustomerToken(distinctId: $d) { token } }";
+    for sub in ["ali\0ce", "\0"] {
+        assert_eq!(
+            team.error_code(mint, json!({ "d": sub })).await,
+            "BAD_USER_INPUT",
+            "{sub:?}"
+        );
+    }
+    // The library call every minting path goes through (a command line cannot carry NUL).
+    let secret = ticketgate::auth::customer_tokens::TokenSecret::new(
+        crate::helpers::server::TEST_TOKEN_SECRET,
+    )
+    .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    assert!(secret.issue(w.team, "ali\0ce", later).is_err());
+    assert!(secret.issue(w.team, "alice", later).is_ok());
+}
+
 #[tokio::test]
 async fn the_team_backend_mints_tokens_through_the_api() {
     let w = world();
@@ -434,4 +507,31 @@ fn the_cli_mints_tokens_with_the_configured_secret() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("TICKETGATE_TOKEN_SECRET"));
     let short = run(Some("short"));
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"));
+
+    // A subject no token may carry is refused with a reason, not signed.
+    for (sub, reason) in [
+        ("", "must not be empty"),
+        (&*"x".repeat(401), "at most 400"),
+    ] {
+        let refused = Command::new(helpers::binary())
+            .args([
+                "customer-token",
+                "create",
+                "--team",
+                "acme",
+                "--distinct-id",
+                sub,
+            ])
+            .env("DATABASE_URL", &db.url)
+            .env("TICKETGATE_TOKEN_SECRET", secret)
+            .output()
+            .unwrap();
+        assert!(!refused.status.success());
+        assert!(refused.stdout.is_empty(), "no token printed");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("--distinct-id") && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
 }

@@ -210,3 +210,136 @@ async fn zero_config_postgres_as_an_ordinary_user() {
     }
     zero_config_lifecycle(RunAs::Nobody).await;
 }
+
+/// The pid in the cluster's `postmaster.pid`, while that file exists.
+fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+    let pid_file = std::fs::read_link(data_dir.join("pgdata"))
+        .unwrap_or_else(|_| data_dir.join("pgdata"))
+        .join("postmaster.pid");
+    std::fs::read_to_string(pid_file)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Alive, not a zombie waiting for its parent.
+fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            Some(!matches!(state, 'Z' | 'X'))
+        })
+        .unwrap_or(false)
+}
+
+fn cluster_port(data_dir: &Path) -> u16 {
+    std::fs::read_to_string(data_dir.join("port"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Whether the cluster is gone within `within`: its postmaster exited and its port
+/// refuses connections.
+fn cluster_gone_within(data_dir: &Path, postmaster: i32, within: Duration) -> bool {
+    let port = cluster_port(data_dir);
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let refused = std::net::TcpStream::connect(("127.0.0.1", port)).is_err();
+        if !process_alive(postmaster) && refused {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills a server with `signal` (no clean exit: no `Drop`, no `leave`).
+fn crash(mut serving: Serving, signal: Signal) {
+    kill(Pid::from_raw(serving.child.id() as i32), signal).unwrap();
+    let status = serving.child.wait().unwrap();
+    assert!(!status.success(), "{signal} ended the server: {status}");
+}
+
+fn crashes_stop_the_cluster(signal: Signal, rounds: usize) {
+    let (_root, binary, data_dir) = workspace(RunAs::Me);
+    for round in 0..rounds {
+        let server = serve(&binary, &data_dir, RunAs::Me);
+        let postmaster = postmaster_pid(&data_dir).expect("a running cluster");
+        assert!(process_alive(postmaster));
+        crash(server, signal);
+        assert!(
+            cluster_gone_within(&data_dir, postmaster, Duration::from_secs(15)),
+            "round {round}: the cluster outlived its only server, killed by {signal}"
+        );
+    }
+}
+
+#[test]
+fn a_server_killed_outright_does_not_leave_its_cluster_running() {
+    crashes_stop_the_cluster(Signal::SIGKILL, 5);
+}
+
+#[test]
+fn a_server_that_aborts_does_not_leave_its_cluster_running() {
+    crashes_stop_the_cluster(Signal::SIGABRT, 2);
+}
+
+/// Two servers share a cluster; one is killed, and the cluster keeps serving the other.
+/// The survivor then leaves cleanly (first round) or is killed too (second round): either
+/// way the cluster stops with it.
+#[tokio::test]
+async fn a_killed_server_leaves_the_cluster_to_the_other_one() {
+    let (_root, binary, data_dir) = workspace(RunAs::Me);
+    for survivor_crashes in [false, true] {
+        // The first server starts the cluster (and, the first time, seeds the demo team).
+        let first = serve(&binary, &data_dir, RunAs::Me);
+        let second = serve(&binary, &data_dir, RunAs::Me);
+        let key = demo_key(&binary, &data_dir);
+        let postmaster = postmaster_pid(&data_dir).expect("a running cluster");
+        let tickets = ticket_count(&second.base, &key).await;
+
+        crash(first, Signal::SIGKILL);
+        // Time for a wrong guard to act: the cluster must still be there for `second`.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            process_alive(postmaster),
+            "still in use by the second server"
+        );
+        assert_eq!(ticket_count(&second.base, &key).await, tickets);
+
+        if survivor_crashes {
+            crash(second, Signal::SIGKILL);
+        } else {
+            stop(second);
+        }
+        assert!(
+            cluster_gone_within(&data_dir, postmaster, Duration::from_secs(15)),
+            "the cluster stops with its last user (crashed: {survivor_crashes})"
+        );
+    }
+}
+
+/// A fresh API key of the demo team, from the command line.
+fn demo_key(binary: &Path, data_dir: &Path) -> String {
+    let created = command(binary, data_dir, RunAs::Me)
+        .args(["api-key", "create", "--team", "demo"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
