@@ -155,6 +155,7 @@ impl App {
                 max_root_fields: options.max_root_fields,
                 max_fields: options.max_fields,
                 max_tokens: options.max_tokens,
+                max_response_bytes: options.max_response_bytes,
                 introspection: options.introspection,
                 document_cache: options.document_cache,
             },

@@ -14,10 +14,12 @@
 use std::future::ready;
 use std::sync::Arc;
 
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
+use super::budget::{self, ResponseBudget};
 use super::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use super::error_codes::{code_response, parse_failed};
 use super::limits::{refused, DocumentLimits};
@@ -36,6 +38,8 @@ pub struct Gateway {
     prevalidated: GraphqlSchema,
     limits: DocumentLimits,
     documents: Option<Arc<DocumentCache>>,
+    /// Bytes of text a response may carry (0: no budget); see `budget`.
+    max_response_bytes: usize,
 }
 
 impl Gateway {
@@ -44,11 +48,13 @@ impl Gateway {
         prevalidated: GraphqlSchema,
         limits: DocumentLimits,
         documents: usize,
+        max_response_bytes: usize,
     ) -> Self {
         Gateway {
             schema,
             prevalidated,
             limits,
+            max_response_bytes,
             documents: DocumentCache::new(documents, MAX_CACHED_BYTES).map(Arc::new),
         }
     }
@@ -132,14 +138,49 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// Gives a request its response budget. A subscription gets none: it lives for hours,
+    /// and each of its events is small and bounded by the list limits.
+    fn budget(&self, request: &mut Request) {
+        if self.max_response_bytes == 0 || is_subscription(request) {
+            return;
+        }
+        request
+            .data
+            .insert(ResponseBudget::new(self.max_response_bytes));
+    }
+}
+
+/// Whether the operation the request runs is a subscription (false when it cannot tell:
+/// execution reports that).
+fn is_subscription(request: &mut Request) -> bool {
+    let operation = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let chosen = match (&document.operations, operation) {
+        (DocumentOperations::Single(single), _) => Some(single),
+        (DocumentOperations::Multiple(named), Some(name)) => named.get(name.as_str()),
+        (DocumentOperations::Multiple(named), None) if named.len() == 1 => named.values().next(),
+        _ => None,
+    };
+    chosen.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
+}
+
 impl Executor for Gateway {
     async fn execute(&self, mut request: Request) -> Response {
         let prepared = match self.admit(&mut request) {
             Ok(prepared) => prepared,
             Err(refusal) => return Response::from_errors(vec![refusal]),
         };
+        self.budget(&mut request);
         let query = request.query.clone();
-        code_response(self.run(request, prepared).await, &query)
+        let response = self.run(request, prepared).await;
+        // Over budget: the error alone, and what was built is freed before it is sent.
+        if let Some(error) = budget::exceeded(&response) {
+            return Response::from_errors(vec![error]);
+        }
+        code_response(response, &query)
     }
 
     fn execute_stream(
@@ -150,9 +191,13 @@ impl Executor for Gateway {
         if let Err(refusal) = self.admit(&mut request) {
             return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
         }
+        self.budget(&mut request);
         let query = request.query.clone();
         Executor::execute_stream(&self.schema, request, session_data)
-            .map(move |response| code_response(response, &query))
+            .map(move |response| match budget::exceeded(&response) {
+                Some(error) => Response::from_errors(vec![error]),
+                None => code_response(response, &query),
+            })
             .boxed()
     }
 }

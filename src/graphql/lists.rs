@@ -35,6 +35,7 @@ use async_graphql::{
 };
 use futures_util::future::{join_all, BoxFuture};
 
+use super::budget::{weight, ResponseBudget};
 use crate::auth::Viewer;
 
 /// Reads a field's value off one item.
@@ -117,36 +118,40 @@ pub async fn resolve_objects<'a, T: ListObject>(
     let mut answers = join_all(waiting).await;
 
     let typename = Value::String(T::type_name().into_owned());
-    let objects = items
-        .iter()
-        .zip(ctxs)
-        .enumerate()
-        .map(|(index, (item, ctx))| {
-            let mut object = IndexMap::with_capacity(fields.len());
-            for (k, (field, step)) in fields.iter().zip(&steps).enumerate() {
-                let value = match step {
-                    Step::Typename => Some(typename.clone()),
-                    Step::Plan(Plan::Row(read)) => match viewer.map(|viewer| read(item, viewer)) {
-                        Some(Ok(value)) => Some(value),
-                        Some(Err(error)) => {
-                            report(&ctx.with_field(field), error);
-                            None
+    // The row values are what a list adds to the response itself (nested lists and
+    // fields resolved by async-graphql charge their own or are small): see `budget`.
+    let budget = first.data_opt::<ResponseBudget>();
+    let mut objects = Vec::with_capacity(items.len());
+    for (index, (item, ctx)) in items.iter().zip(ctxs).enumerate() {
+        let mut object = IndexMap::with_capacity(fields.len());
+        for (k, (field, step)) in fields.iter().zip(&steps).enumerate() {
+            let value = match step {
+                Step::Typename => Some(typename.clone()),
+                Step::Plan(Plan::Row(read)) => match viewer.map(|viewer| read(item, viewer)) {
+                    Some(Ok(value)) => {
+                        if let Some(budget) = budget {
+                            budget.charge(weight(&value))?;
                         }
-                        None => None,
-                    },
-                    Step::Plan(_) => answers[k].get_mut(index).and_then(Option::take),
-                };
-                if let Some(value) = value {
-                    insert_value(&mut object, field.node.response_key().node.clone(), value);
-                }
+                        Some(value)
+                    }
+                    Some(Err(error)) => {
+                        report(&ctx.with_field(field), error);
+                        None
+                    }
+                    None => None,
+                },
+                Step::Plan(_) => answers[k].get_mut(index).and_then(Option::take),
+            };
+            if let Some(value) = value {
+                insert_value(&mut object, field.node.response_key().node.clone(), value);
             }
-            // As async-graphql: an object none of whose fields could be resolved is null.
-            match object.is_empty() {
-                true => Value::Null,
-                false => Value::Object(object),
-            }
-        })
-        .collect();
+        }
+        // As async-graphql: an object none of whose fields could be resolved is null.
+        objects.push(match object.is_empty() {
+            true => Value::Null,
+            false => Value::Object(object),
+        });
+    }
     Ok(objects)
 }
 

@@ -1,5 +1,6 @@
 //! Schema assembly, request context, error codes, pagination and loaders.
 
+pub mod budget;
 pub mod context;
 pub mod documents;
 pub mod error_codes;

@@ -33,6 +33,8 @@ pub struct SchemaOptions {
     pub max_root_fields: usize,
     pub max_fields: usize,
     pub max_tokens: usize,
+    /// Bytes of text and JSON one response may carry (0: no budget).
+    pub max_response_bytes: usize,
     pub introspection: bool,
     /// Parsed documents kept by their text (0: none).
     pub document_cache: usize,
@@ -47,6 +49,7 @@ impl Default for SchemaOptions {
             max_root_fields: 20,
             max_fields: 5_000,
             max_tokens: 50_000,
+            max_response_bytes: 32 * 1024 * 1024,
             introspection: true,
             document_cache: 1000,
         }
@@ -66,7 +69,13 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         max_fields: options.max_fields,
         max_tokens: options.max_tokens,
     };
-    Gateway::new(schema, prevalidated, limits, options.document_cache)
+    Gateway::new(
+        schema,
+        prevalidated,
+        limits,
+        options.document_cache,
+        options.max_response_bytes,
+    )
 }
 
 fn builder(

@@ -24,7 +24,10 @@ pub struct Message {
     pub id: Uuid,
     pub team_id: Uuid,
     pub ticket_id: Uuid,
-    pub content: String,
+    /// Shared, not copied: the same page of messages reaches every alias that asks for
+    /// it (the loader hands each a clone), and a page can hold megabytes of text.
+    #[diesel(deserialize_as = String)]
+    pub content: std::sync::Arc<str>,
     pub author_type: String,
     pub is_private: bool,
     pub created_by: Option<Uuid>,

@@ -291,3 +291,70 @@ async fn remembered_validation_answers_as_full_validation_does() {
         assert_eq!(got, want, "{query} as {operation:?} with {variables}");
     }
 }
+
+/// The shape of the finding: a customer's own 500 messages of 64 KiB, asked for twenty
+/// times through aliases. Within every other limit; refused by the response budget with
+/// one error and no data, while one copy of the same page is still served.
+#[tokio::test]
+async fn a_response_past_its_budget_is_refused_whole() {
+    use crate::helpers::server::customer_token;
+    let db = test_db();
+    let (team, _) = team_and_key(&db);
+    let ticket = fixtures::insert_ticket(
+        &mut db.conn(),
+        team,
+        &TicketSpec {
+            distinct_id: "alice".into(),
+            ..TicketSpec::default()
+        },
+    );
+    fixtures::conversation(&mut db.conn(), team, ticket, 500, fixtures::base_time());
+    diesel::sql_query(
+        "UPDATE messages SET content = content || repeat('x', 65000) WHERE ticket_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(ticket)
+    .execute(&mut db.conn())
+    .expect("long messages");
+    let server = TestServer::start(&db.url);
+    let customer = server.client(&customer_token(team, "alice", 600));
+    let number: i32 = diesel::sql_query("SELECT ticket_number FROM tickets WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(ticket)
+        .get_result::<TicketNumber>(&mut db.conn())
+        .expect("number")
+        .ticket_number;
+
+    let page = "messages(first: 500) { nodes { content } }";
+    let one = format!("{{ ticket(number: {number}) {{ {page} }} }}");
+    let data = customer.data(&one, json!({})).await;
+    assert_eq!(
+        data["ticket"]["messages"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .len(),
+        500
+    );
+    let aliases: String = (0..20).map(|i| format!(" a{i}: {page}")).collect();
+    let twenty = format!("{{ ticket(number: {number}) {{{aliases} }} }}");
+    for _ in 0..3 {
+        let (status, body) = customer.post(&twenty, json!({})).await;
+        assert!(status < 500, "{status}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "RESPONSE_TOO_LARGE"
+        );
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(1));
+        assert!(
+            body["data"].is_null(),
+            "data was sent: {}",
+            body["data"].to_string().len()
+        );
+    }
+    // Still serving, and within budget again.
+    customer.data(&one, json!({})).await;
+}
+
+#[derive(QueryableByName)]
+struct TicketNumber {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    ticket_number: i32,
+}
