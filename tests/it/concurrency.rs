@@ -18,6 +18,10 @@ fn replicas(db_url: &str) -> [Replica; 2] {
     let env = [
         ("TICKETGATE_POOL_TIMEOUT_MS", "60000"),
         ("TICKETGATE_POOL_SIZE", "8"),
+        // 2,000 connections at once on a loaded 2-core machine: a head may wait longer
+        // than the default 5 s for a busy worker. This test is about counters, not slow
+        // clients (`http_surface` tests those deadlines).
+        ("TICKETGATE_HEADER_TIMEOUT_MS", "60000"),
     ];
     [Replica::spawn(db_url, &env), Replica::spawn(db_url, &env)]
 }
