@@ -37,6 +37,13 @@ fn doc(class: &'static str, text: String) -> Doc {
     Doc { class, text }
 }
 
+/// A size in `lo..hi`, mostly small: parsing thousands of directives, aliases or fragment
+/// links takes ~0.5 s in a debug build, so one case in ten goes up to `hi`.
+fn size(lo: usize, hi: usize) -> impl Strategy<Value = usize> {
+    let small = lo + (hi - lo) / 25;
+    prop_oneof![9 => lo..small, 1 => lo..hi]
+}
+
 /// Nesting 0..5000 levels deep: selections, list and object arguments, inline fragments.
 fn deep() -> impl Strategy<Value = Doc> {
     (0..4usize, 0..5000usize).prop_map(|(shape, n)| match shape {
@@ -69,7 +76,7 @@ fn deep() -> impl Strategy<Value = Doc> {
 
 /// Wide selections: 0..3000 aliases, or the same field repeated without them.
 fn wide() -> impl Strategy<Value = Doc> {
-    (0..3usize, 0..3000usize).prop_map(|(shape, n)| match shape {
+    (0..3usize, size(0, 3000)).prop_map(|(shape, n)| match shape {
         0 => doc(
             "alias flood",
             format!(
@@ -111,7 +118,7 @@ fn fragments() -> impl Strategy<Value = Doc> {
         }
         doc("fragment bomb", text)
     });
-    let chain = (1..20000usize, any::<bool>()).prop_map(|(links, used)| {
+    let chain = (size(1, 20000), any::<bool>()).prop_map(|(links, used)| {
         let mut text = if used {
             format!("{{ ...F{} }}", links - 1)
         } else {
@@ -138,7 +145,7 @@ fn fragments() -> impl Strategy<Value = Doc> {
 
 /// 1..5000 directives on one field: `@include(if: true)`, `@skip(if: false)`, unknown ones.
 fn directives() -> impl Strategy<Value = Doc> {
-    (0..4usize, 1..5000usize).prop_map(|(shape, n)| match shape {
+    (0..4usize, size(1, 5000)).prop_map(|(shape, n)| match shape {
         0 => doc(
             "@include flood",
             format!("{{ __typename{} }}", " @include(if: true)".repeat(n)),
