@@ -10,6 +10,7 @@ mod customers;
 mod dataloaders;
 mod deep_input;
 mod graphql_http;
+mod hostile;
 mod http_surface;
 mod isolation;
 mod limits;
