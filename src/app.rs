@@ -180,15 +180,15 @@ impl App {
                 max_batch: options.max_batch,
                 body_timeout: options.body_timeout(),
             },
-            ws_slots: http::ws::slots::ConnectionSlots::new(options.ws_max_connections_per_key),
-            ws: http::ws::WsSettings {
+            ws_slots: graphql_ws::slots::ConnectionSlots::new(options.ws_max_connections_per_key),
+            ws: graphql_ws::WsSettings {
                 init_timeout: Duration::from_millis(options.ws_init_timeout_ms),
                 keepalive: Duration::from_millis(options.ws_keepalive_ms),
                 max_subscriptions: options.ws_max_subscriptions,
                 max_message_bytes: options.ws_max_message_bytes,
                 send_timeout: Duration::from_millis(options.ws_send_timeout_ms),
             },
-            going_away: http::ws::GoingAway::default(),
+            going_away: graphql_ws::GoingAway::default(),
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(
@@ -265,7 +265,7 @@ impl App {
 #[derive(Clone)]
 pub struct StopHandle {
     server: ServerHandle,
-    going_away: http::ws::GoingAway,
+    going_away: graphql_ws::GoingAway,
 }
 
 impl StopHandle {

@@ -125,6 +125,11 @@ impl RequestActivity {
         .await
     }
 
+    /// Counts one poll of the request (for transports that poll it themselves).
+    pub fn polled(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Resolves once a scheduler pass went by without the request being polled.
     async fn settled(&self) {
         loop {

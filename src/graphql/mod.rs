@@ -19,12 +19,7 @@ pub mod text_enum;
 
 pub use schema::{build_schema, AppSchema, SchemaOptions};
 
-/// True when an operation failed before execution (parse, validation, variables): no
-/// data, and only errors without a path (field errors always have one). Such a response
-/// carries no `data` (HTTP: 400 under the spec's media type; websockets: an `error`
-/// message).
-pub fn is_request_error(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|error| error.path.is_empty())
-}
+/// True when an operation failed before execution (parse, validation, variables): such a
+/// response carries no `data` (HTTP: 400 under the spec's media type; websockets: an
+/// `error` message). The transport crate owns the rule, HTTP uses it too.
+pub use graphql_ws::is_request_error;

@@ -8,6 +8,7 @@ pub mod negotiate;
 pub mod rate_limit;
 pub mod server;
 pub mod slow_clients;
+pub mod upgrade;
 pub mod ws;
 
 use std::sync::Arc;
@@ -38,10 +39,10 @@ pub struct AppState {
     /// Events and key revocations from every replica (subscriptions, websocket closing).
     pub broker: Arc<crate::events::Broker>,
     pub limits: HttpLimits,
-    pub ws: ws::WsSettings,
-    pub ws_slots: ws::slots::ConnectionSlots,
+    pub ws: graphql_ws::WsSettings,
+    pub ws_slots: graphql_ws::slots::ConnectionSlots,
     /// Announced when the server begins a graceful stop (see `App::handle`).
-    pub going_away: ws::GoingAway,
+    pub going_away: graphql_ws::GoingAway,
 }
 
 /// `Upgrade: websocket`, in any letter case (RFC 6455 compares it case-insensitively).

@@ -5,7 +5,7 @@
 //! included: an idle subscriber then holds the dispatcher's 8 KiB read and write buffers,
 //! its codec and a payload channel, with actix-ws' own buffers and channel on top, for as
 //! long as it is open. Built here from the same parts `HttpServer` uses, the server hands
-//! upgrade requests to `ws::upgrade`, which lets the app answer them as usual and, when
+//! upgrade requests to `upgrade`, which lets the app answer them as usual and, when
 //! the answer is a websocket handshake, serves the bare socket with tokio-tungstenite.
 
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use actix_web::Error;
 use tokio::net::TcpStream;
 
 use super::slow_clients::{self, HeaderDeadline, Replayed};
-use super::ws::upgrade;
+use super::upgrade;
 
 /// Where and how to serve.
 #[derive(Clone, Debug)]

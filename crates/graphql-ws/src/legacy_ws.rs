@@ -6,12 +6,12 @@
 use async_graphql::{Response, ServerError};
 use serde_json::{json, Map, Value};
 
-use super::protocol::{self as common, ClientMessage, CloseFrame, Protocol, Violation};
-use crate::error::codes;
+use crate::codes;
+use crate::protocol::{self as common, ClientMessage, CloseFrame, Protocol, Violation};
 
-pub(super) struct GraphqlWs;
+pub(crate) struct GraphqlWs;
 
-pub(super) static GRAPHQL_WS: GraphqlWs = GraphqlWs;
+pub(crate) static GRAPHQL_WS: GraphqlWs = GraphqlWs;
 
 impl Protocol for GraphqlWs {
     fn name(&self) -> &'static str {

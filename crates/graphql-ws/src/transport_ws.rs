@@ -4,11 +4,11 @@
 use async_graphql::{Response, ServerError};
 use serde_json::{json, Value};
 
-use super::protocol::{self as common, close, ClientMessage, CloseFrame, Protocol, Violation};
+use crate::protocol::{self as common, close, ClientMessage, CloseFrame, Protocol, Violation};
 
-pub(super) struct GraphqlTransportWs;
+pub(crate) struct GraphqlTransportWs;
 
-pub(super) static GRAPHQL_TRANSPORT_WS: GraphqlTransportWs = GraphqlTransportWs;
+pub(crate) static GRAPHQL_TRANSPORT_WS: GraphqlTransportWs = GraphqlTransportWs;
 
 impl Protocol for GraphqlTransportWs {
     fn name(&self) -> &'static str {

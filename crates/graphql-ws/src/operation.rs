@@ -2,6 +2,7 @@
 //! re-authorization, then the schema's responses, then the end.
 
 use std::future::ready;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use async_graphql::{Data, Executor, Request, Response, ServerError};
@@ -9,37 +10,48 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{self, BoxStream, LocalBoxStream};
 use futures_util::StreamExt;
 
-use crate::error::AppError;
-use crate::graphql::is_request_error;
-use crate::graphql::loaders::RequestActivity;
+use crate::is_request_error;
+
+/// Why a credential check said no.
+#[derive(Debug)]
+pub enum Rejection {
+    /// The credential is not (or no longer) valid: the connection is closed with 4403.
+    Forbidden,
+    /// The check itself failed (its database is down, say). At `connection_init` the
+    /// connection is closed with 1013 (try again later); before an operation, only that
+    /// operation fails, with this error.
+    Failed(ServerError),
+}
 
 /// Asked before each operation: an error refuses it.
-pub type Authorize = Box<dyn Fn() -> LocalBoxFuture<'static, Result<(), AppError>>>;
+pub type Authorize = Box<dyn Fn() -> LocalBoxFuture<'static, Result<(), Rejection>>>;
+
+/// Called each time an operation of the connection is polled. Request-scoped batching
+/// (a DataLoader that sends its batch once every resolver waits) can watch it.
+pub type OnPoll = Rc<dyn Fn()>;
 
 /// What `connection_init` established, shared by every operation of the connection.
 pub struct Admission {
-    /// The request data of every operation (the viewer and the loaders).
+    /// The request data of every operation (a viewer, loaders, …).
     pub data: Arc<Data>,
-    /// What the loaders watch to send each batch once every resolver waits (see
-    /// `RequestActivity`); the polls of every operation count.
-    pub activity: RequestActivity,
+    pub on_poll: Option<OnPoll>,
     pub authorize: Authorize,
 }
 
 #[derive(Debug)]
-pub(super) enum OpEvent {
+pub(crate) enum OpEvent {
     /// A result to send (`next`/`data`).
     Next(Response),
     /// The operation failed before execution: its errors end it (`error`, no `complete`).
     Rejected(Vec<ServerError>),
     /// The authorization hook refused the operation.
-    Refused(AppError),
+    Refused(Rejection),
     /// The responses are over (`complete`).
     Done,
 }
 
 /// The events of one operation, once polled: nothing runs before that.
-pub(super) fn operation<E: Executor>(
+pub(crate) fn operation<E: Executor>(
     executor: E,
     request: Request,
     admission: &Admission,
@@ -53,7 +65,10 @@ pub(super) fn operation<E: Executor>(
         }
     })
     .flatten();
-    tracked(events.boxed_local(), admission.activity.clone())
+    match &admission.on_poll {
+        Some(on_poll) => tracked(events.boxed_local(), on_poll.clone()),
+        None => events.boxed_local(),
+    }
 }
 
 /// Only the first response can be a request error; a subscription's later ones are events.
@@ -70,17 +85,14 @@ fn events(responses: BoxStream<'static, Response>) -> impl futures_util::Stream<
         .chain(stream::once(ready(OpEvent::Done)))
 }
 
-/// Counts the polls of `events` as activity of the connection's requests.
+/// Tells `on_poll` of every poll of `events`.
 fn tracked(
-    events: LocalBoxStream<'static, OpEvent>,
-    activity: RequestActivity,
+    mut events: LocalBoxStream<'static, OpEvent>,
+    on_poll: OnPoll,
 ) -> LocalBoxStream<'static, OpEvent> {
-    stream::unfold(events, move |mut events| {
-        let activity = activity.clone();
-        async move {
-            let event = activity.track(events.next()).await?;
-            Some((event, events))
-        }
+    stream::poll_fn(move |cx| {
+        on_poll();
+        events.poll_next_unpin(cx)
     })
     .boxed_local()
 }

@@ -1,28 +1,25 @@
-//! The connection loop against a small schema of its own (with subscriptions, which the
-//! application's schema does not have yet) and a fake key check: no database needed.
-//! The protocol rules against the real application are in `tests/it/websockets.rs`.
+//! The connection loop against a small schema of its own and a fake key check, behind
+//! tokio-tungstenite's handshake: no database, no HTTP framework. The protocol rules
+//! against the real application are in ticketgate's `tests/it/websockets.rs`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use actix_web::{web, HttpRequest};
-use async_graphql::{Context, Data, ErrorExtensions, Object, Schema, Subscription};
+use async_graphql::{Context, Data, ErrorExtensions, Object, Schema, ServerError, Subscription};
 use futures_util::{stream, FutureExt, SinkExt, Stream, StreamExt};
+use graphql_ws::{Admission, Admit, Rejection, WsSettings};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-
-use super::{accept, authorization, Admission, Admit, WsSettings};
-use crate::error::AppError;
-use crate::http::server::{bind, Listen};
 
 struct Query;
 
@@ -61,17 +58,20 @@ impl Subscription {
 
 type ToySchema = Schema<Query, async_graphql::EmptyMutation, Subscription>;
 
-/// A server of the toy schema on `/ws`; keys: `Bearer good`, `Bearer down` (the check
-/// fails as if the database were down); `revoke` makes every later check refuse.
+/// A server of the toy schema (any path); keys: `Bearer good`, `Bearer down` (the check
+/// fails as if the database were down); `revoke` makes every later check refuse. The
+/// handshake is tokio-tungstenite's: the crate must not depend on any HTTP framework.
 struct Toy {
     addr: SocketAddr,
     revoked: Arc<AtomicBool>,
-    handle: ServerHandle,
+    stop: Option<oneshot::Sender<()>>,
 }
 
 impl Drop for Toy {
     fn drop(&mut self) {
-        drop(self.handle.stop(false));
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -81,43 +81,40 @@ impl Toy {
         let schema: ToySchema =
             Schema::build(Query, async_graphql::EmptyMutation, Subscription).finish();
         let (tx, rx) = mpsc::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
         let flag = revoked.clone();
         std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let app = move || {
-                    let schema = schema.clone();
-                    let flag = flag.clone();
-                    actix_web::App::new().route(
-                        "/ws",
-                        web::get().to(move |req: HttpRequest| {
-                            let admit = toy_admit(flag.clone());
-                            std::future::ready(accept(
-                                &req,
-                                schema.clone(),
-                                settings,
-                                admit,
-                                futures_util::FutureExt::boxed_local(std::future::pending()),
-                            ))
-                        }),
-                    )
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                tx.send(listener.local_addr().expect("address"))
+                    .expect("send");
+                let accepting = async {
+                    loop {
+                        let (tcp, _) = listener.accept().await.expect("accept");
+                        tokio::task::spawn_local(serve_one(
+                            tcp,
+                            schema.clone(),
+                            settings,
+                            toy_admit(flag.clone()),
+                        ));
+                    }
                 };
-                let listen = Listen {
-                    addr: "127.0.0.1:0".parse().expect("address"),
-                    workers: Some(1),
-                    backlog: 128,
-                    shutdown_timeout: Duration::from_secs(1),
-                    header_deadline: None,
-                };
-                let (server, addr) = bind(app, &listen).expect("bind");
-                tx.send((addr, server.handle())).expect("send");
-                server.await.expect("serve");
+                tokio::select! {
+                    () = accepting => {}
+                    _ = stopped => {}
+                }
             });
         });
-        let (addr, handle) = rx.recv().expect("server thread");
+        let addr = rx.recv().expect("server thread");
         Toy {
             addr,
             revoked,
-            handle,
+            stop: Some(stop),
         }
     }
 
@@ -145,24 +142,70 @@ impl Toy {
     }
 }
 
+/// The handshake (choosing a subprotocol with `graphql_ws::negotiate`), then the crate.
+async fn serve_one(tcp: TcpStream, schema: ToySchema, settings: WsSettings, admit: Admit) {
+    let mut chosen = None;
+    // The signature is tungstenite's handshake `Callback`.
+    #[allow(clippy::result_large_err)]
+    let choose = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+        let offered = request
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect::<Vec<_>>();
+        if let Some(protocol) = graphql_ws::negotiate(offered) {
+            response.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                protocol.name().parse().expect("header"),
+            );
+            chosen = Some(protocol);
+        }
+        Ok(response)
+    };
+    let config = graphql_ws::socket_config(settings.max_message_bytes);
+    let Ok(socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(tcp, choose, Some(config)).await
+    else {
+        return;
+    };
+    let Some(protocol) = chosen else {
+        return;
+    };
+    let shutdown = std::future::pending().boxed_local();
+    graphql_ws::serve_socket(socket, protocol, schema, settings, admit, shutdown).await;
+}
+
+/// What the `connection_init` payload carries as its key (under any case of the name).
+fn authorization(payload: &Value) -> Option<&str> {
+    let (_, key) = payload
+        .as_object()?
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))?;
+    key.as_str()
+}
+
 fn toy_admit(revoked: Arc<AtomicBool>) -> Admit {
     Box::new(move |payload| {
         async move {
-            match payload.as_ref().and_then(authorization).as_deref() {
+            match payload.as_ref().and_then(authorization) {
                 Some("Bearer good") => {}
-                Some("Bearer down") => return Err(AppError::DbUnavailable("down".into())),
-                _ => return Err(AppError::Unauthenticated("bad key")),
+                Some("Bearer down") => {
+                    return Err(Rejection::Failed(ServerError::new("down", None)))
+                }
+                _ => return Err(Rejection::Forbidden),
             }
             let mut data = Data::default();
             data.insert("ada".to_string());
             Ok(Admission {
                 data: Arc::new(data),
-                activity: Default::default(),
+                on_poll: None,
                 authorize: Box::new(move || {
                     let revoked = revoked.load(Ordering::SeqCst);
                     async move {
                         if revoked {
-                            Err(AppError::Unauthenticated("revoked"))
+                            Err(Rejection::Forbidden)
                         } else {
                             Ok(())
                         }

@@ -1,10 +1,8 @@
-//! At most N websocket connections per API key (or customer) on this replica: an open
-//! connection holds a slot until it ends.
+//! At most N websocket connections per credential (an API key, a customer…) on this
+//! process: an open connection holds a slot until it ends. The caller names the key.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-use crate::auth::Viewer;
 
 #[derive(Clone)]
 pub struct ConnectionSlots {
@@ -26,12 +24,8 @@ impl ConnectionSlots {
         }
     }
 
-    /// A slot for the viewer's credential, or None when all are taken.
-    pub fn acquire(&self, viewer: &Viewer) -> Option<Slot> {
-        let key = match (&viewer.customer, viewer.key_id) {
-            (Some(distinct_id), _) => format!("c:{}:{distinct_id}", viewer.team_id),
-            (None, key_id) => format!("k:{}", key_id.unwrap_or_default()),
-        };
+    /// A slot for this credential, or None when all are taken.
+    pub fn acquire(&self, key: String) -> Option<Slot> {
         let mut open = self.open.lock().ok()?;
         let count = open.entry(key.clone()).or_insert(0);
         if *count >= self.max_per_key {
@@ -65,18 +59,12 @@ mod tests {
     #[test]
     fn slots_are_counted_per_key_and_freed() {
         let slots = ConnectionSlots::new(2);
-        let viewer = Viewer {
-            team_id: uuid::Uuid::now_v7(),
-            user_id: None,
-            key_id: Some(uuid::Uuid::now_v7()),
-            scopes: Vec::new(),
-            customer: None,
-            expires_at: None,
-        };
-        let first = slots.acquire(&viewer).unwrap();
-        let _second = slots.acquire(&viewer).unwrap();
-        assert!(slots.acquire(&viewer).is_none());
+        let key = || "k:ada".to_string();
+        let first = slots.acquire(key()).unwrap();
+        let _second = slots.acquire(key()).unwrap();
+        assert!(slots.acquire(key()).is_none());
+        assert!(slots.acquire("k:grace".into()).is_some());
         drop(first);
-        assert!(slots.acquire(&viewer).is_some());
+        assert!(slots.acquire(key()).is_some());
     }
 }

@@ -1,79 +1,30 @@
-//! GraphQL over websockets on `/graphql`, in both subprotocols: `graphql-transport-ws`
-//! (the graphql-ws library) and the legacy `graphql-ws` (subscriptions-transport-ws).
+//! GraphQL over websockets on `/graphql`: the actix handshake and the application's
+//! credentials around the `graphql-ws` crate, which speaks both subprotocols.
 //!
 //! The key is sent in `connection_init`: `{"Authorization": "Bearer …"}` (the name in any
 //! letter case, or under `headers`). Every operation runs with the connection's viewer and
-//! loaders, after the `authorize` hook accepted it.
-//!
-//! - `connection`: the protocol-agnostic loop (timeouts, limits, operations, writes);
-//! - `operation`: one operation as a stream of events;
-//! - `transport_ws`, `legacy_ws`: the two subprotocols' messages and rules;
-//! - `upgrade`: how the socket leaves actix-http once the handshake is accepted.
+//! loaders, after the `authorize` hook accepted it. The socket leaves actix-http once the
+//! handshake is accepted (see `upgrade`).
 
-mod connection;
-mod legacy_ws;
-mod operation;
-mod protocol;
-pub mod slots;
-mod transport_ws;
-pub mod upgrade;
-
-#[cfg(test)]
-mod tests;
-
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use async_graphql::{Data, Executor};
+use async_graphql::{Data, ErrorExtensions, Executor, ServerError};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
+use graphql_ws::{close, Admission, Admit, CloseFrame, Rejection, Shutdown, WsSettings};
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, oneshot, watch};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+use tokio::sync::{broadcast, oneshot};
 
-pub use self::connection::Admit;
-use self::connection::{Connection, Shutdown};
-pub use self::operation::{Admission, Authorize};
-use self::protocol::{close, CloseFrame};
-use self::upgrade::{Handoff, Upgradable};
+use super::upgrade::{Handoff, Upgradable};
 use super::AppState;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
 use crate::graphql::loaders::{loaders, RequestActivity};
 use crate::tickets::TicketScope;
-
-/// The limits of every websocket connection.
-#[derive(Clone, Copy, Debug)]
-pub struct WsSettings {
-    /// How long a client has to send `connection_init` (then 4408).
-    pub init_timeout: Duration,
-    /// How often the server pings (a websocket ping and a `ping`/`ka` message); a client
-    /// silent for two intervals is dropped (1001). Zero disables both.
-    pub keepalive: Duration,
-    /// Operations running at once on one connection; more get a `TOO_MANY_SUBSCRIPTIONS`
-    /// error.
-    pub max_subscriptions: usize,
-    /// The largest incoming message, fragmented or not (then 4400 "Message too large").
-    pub max_message_bytes: usize,
-    /// How long a message may wait for a client that does not read (then 1013).
-    pub send_timeout: Duration,
-}
-
-impl Default for WsSettings {
-    fn default() -> Self {
-        WsSettings {
-            init_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(12),
-            max_subscriptions: 100,
-            max_message_bytes: 64 * 1024,
-            send_timeout: Duration::from_secs(10),
-        }
-    }
-}
 
 /// The connection's key, as `connection_init` gave it and `authenticate` accepted it.
 /// (No `Debug`: it holds the key.)
@@ -146,7 +97,7 @@ fn serve_app(
         return Ok(shutting_down());
     }
     let schema = state.schema.clone();
-    let (close, shutdown) = closer(&state.going_away);
+    let (close, shutdown) = graphql_ws::closer(&state.going_away);
     accept(
         req,
         schema,
@@ -156,67 +107,6 @@ fn serve_app(
     )
 }
 
-/// The server's graceful stop, as websockets see it. Announced once, before actix stops
-/// accepting connections: every open connection then stops its operations and closes
-/// with 1001, and new upgrades are refused (503). Without it, open websockets would hold
-/// the stop for actix's whole shutdown timeout, then be dropped without a close frame.
-#[derive(Clone, Debug)]
-pub struct GoingAway(Arc<watch::Sender<bool>>);
-
-impl Default for GoingAway {
-    fn default() -> Self {
-        GoingAway(Arc::new(watch::Sender::new(false)))
-    }
-}
-
-impl GoingAway {
-    pub fn announce(&self) {
-        self.0.send_replace(true);
-    }
-
-    pub fn is_announced(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once announced: at once if it already was.
-    fn announced(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let mut stopping = self.0.subscribe();
-        async move {
-            // An error means the sender is gone with the app state: nothing to announce.
-            if stopping.wait_for(|stopping| *stopping).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-}
-
-/// The reason of the close frame every connection gets when the server stops.
-const SHUTTING_DOWN: &str = "Server shutting down";
-
-/// A way to close a connection from outside: the sender is handed to whoever decides
-/// about the credential, the `Shutdown` to the connection loop. The server's graceful
-/// stop closes it too (1001), whatever the state of the connection, even before
-/// `connection_init`.
-fn closer(going_away: &GoingAway) -> (oneshot::Sender<CloseFrame>, Shutdown) {
-    let (close, closed) = oneshot::channel();
-    let server_stops = going_away.announced();
-    let shutdown = async move {
-        let told = async move {
-            match closed.await {
-                Ok(frame) => frame,
-                // The credential is no longer watched (never admitted, or refused).
-                Err(_) => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            frame = told => frame,
-            () = server_stops => CloseFrame::new(close::GOING_AWAY, SHUTTING_DOWN),
-        }
-    }
-    .boxed_local();
-    (close, shutdown)
-}
-
 /// Closes the connection (4403) when its credential stops being valid: its API key is
 /// revoked (on any replica: revocations come through LISTEN/NOTIFY) or its customer token
 /// expires. Ends by itself with the connection.
@@ -224,7 +114,7 @@ fn watch_credential(
     state: &AppState,
     viewer: &Viewer,
     mut close: oneshot::Sender<CloseFrame>,
-    slot: slots::Slot,
+    slot: graphql_ws::slots::Slot,
 ) {
     let mut revocations = state.broker.revocations();
     let (key_id, expires_at) = (viewer.key_id, viewer.expires_at);
@@ -273,10 +163,15 @@ fn admit(
     Box::new(move |payload| {
         async move {
             let authorization = payload.as_ref().and_then(authorization);
-            let viewer = state.auth.authenticate(authorization.as_deref()).await?;
-            let slot = state.ws_slots.acquire(&viewer).ok_or_else(|| {
-                AppError::Forbidden("too many websocket connections for this key".into())
-            })?;
+            let viewer = state
+                .auth
+                .authenticate(authorization.as_deref())
+                .await
+                .map_err(rejection)?;
+            let Some(slot) = state.ws_slots.acquire(slot_key(&viewer)) else {
+                tracing::debug!("websocket refused: too many connections for this key");
+                return Err(Rejection::Forbidden);
+            };
             watch_credential(&state, &viewer, close, slot);
             let activity = RequestActivity::default();
             let mut data = Data::default();
@@ -292,12 +187,36 @@ fn admit(
             };
             Ok(Admission {
                 data: Arc::new(data),
-                activity,
-                authorize: Box::new(move || authorize(state.clone(), credentials.clone())),
+                on_poll: Some(Rc::new(move || activity.polled())),
+                authorize: Box::new(move || {
+                    let authorized = authorize(state.clone(), credentials.clone());
+                    async move { authorized.await.map_err(rejection) }.boxed_local()
+                }),
             })
         }
         .boxed_local()
     })
+}
+
+/// The credential a connection slot is counted for: a customer of a team, or an API key.
+fn slot_key(viewer: &Viewer) -> String {
+    match (&viewer.customer, viewer.key_id) {
+        (Some(distinct_id), _) => format!("c:{}:{distinct_id}", viewer.team_id),
+        (None, key_id) => format!("k:{}", key_id.unwrap_or_default()),
+    }
+}
+
+/// How the transport treats an error checking a credential: a key that is not (or no
+/// longer) valid closes the connection; any other error (the database is down, say) is
+/// reported with its code.
+fn rejection(err: AppError) -> Rejection {
+    if matches!(err, AppError::Unauthenticated(_) | AppError::Forbidden(_)) {
+        return Rejection::Forbidden;
+    }
+    let error = err.extend();
+    let mut server_error = ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    Rejection::Failed(server_error)
 }
 
 /// The `Authorization` value of a `connection_init` payload: a top-level field, or one in
@@ -329,7 +248,7 @@ fn accept<E: Executor>(
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','));
-    let Some(protocol) = protocol::negotiate(offered) else {
+    let Some(protocol) = graphql_ws::negotiate(offered) else {
         return Ok(no_subprotocol());
     };
     if req.extensions().get::<Upgradable>().is_none() {
@@ -347,30 +266,9 @@ fn accept<E: Executor>(
         .insert(Handoff::new(move |tcp, unread| {
             // A copy of what is unread, not the buffer it sits in (held as long as the socket).
             let unread = unread.to_vec();
-            async move {
-                let config = socket_config(settings.max_message_bytes);
-                let socket =
-                    WebSocketStream::from_partially_read(tcp, unread, Role::Server, Some(config))
-                        .await;
-                Connection::new(executor, protocol, settings, socket, admit)
-                    .run(shutdown)
-                    .await
-            }
+            graphql_ws::serve(tcp, unread, protocol, executor, settings, admit, shutdown)
         }));
     Ok(response)
-}
-
-/// The smallest read buffer that still reads a typical client message (an init, a
-/// subscribe, a pong) in one go: it is allocated for as long as the socket is open. A
-/// larger message grows it as it comes. Writes go out at once (no write buffering).
-const READ_BUFFER_BYTES: usize = 1024;
-
-fn socket_config(max_message_bytes: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
-        .max_frame_size(Some(max_message_bytes))
-        .max_message_size(Some(max_message_bytes))
 }
 
 /// An upgrade that arrives while the server stops (over a connection it already had).
@@ -426,48 +324,5 @@ mod authorization_tests {
         assert_eq!(authorization(&json!({ "Authorization": 1 })), None);
         assert_eq!(authorization(&json!({ "token": "tg_x" })), None);
         assert_eq!(authorization(&json!("Bearer tg_x")), None);
-    }
-}
-
-#[cfg(test)]
-mod going_away_tests {
-    use std::time::Duration;
-
-    use tokio::time::timeout;
-
-    use super::protocol::{close, CloseFrame};
-    use super::{closer, GoingAway, Shutdown, SHUTTING_DOWN};
-
-    async fn resolves(shutdown: &mut Shutdown) -> Option<CloseFrame> {
-        timeout(Duration::from_millis(50), shutdown).await.ok()
-    }
-
-    #[tokio::test]
-    async fn the_announcement_closes_every_connection_with_1001() {
-        let going_away = GoingAway::default();
-        let (_close, mut open) = closer(&going_away);
-        // Never admitted: nobody watches its credential.
-        let (unwatched, mut uninitialised) = closer(&going_away);
-        drop(unwatched);
-        assert_eq!(resolves(&mut open).await, None);
-        assert_eq!(resolves(&mut uninitialised).await, None);
-
-        going_away.announce();
-        let frame = Some(CloseFrame::new(close::GOING_AWAY, SHUTTING_DOWN));
-        assert_eq!(resolves(&mut open).await, frame);
-        assert_eq!(resolves(&mut uninitialised).await, frame);
-        // A connection that starts afterwards is closed at once.
-        assert!(going_away.is_announced());
-        assert_eq!(resolves(&mut closer(&going_away).1).await, frame);
-    }
-
-    #[tokio::test]
-    async fn a_revoked_credential_still_closes_4403() {
-        let going_away = GoingAway::default();
-        let (close, mut shutdown) = closer(&going_away);
-        let revoked = CloseFrame::new(close::FORBIDDEN, "Forbidden: the API key was revoked");
-        assert!(close.send(revoked.clone()).is_ok());
-        assert_eq!(resolves(&mut shutdown).await, Some(revoked));
-        assert!(!going_away.is_announced());
     }
 }

@@ -4,12 +4,12 @@
 use async_graphql::{Request, Response, ServerError, Variables};
 use serde_json::{json, Map, Value};
 
-use super::legacy_ws::GRAPHQL_WS;
-use super::transport_ws::GRAPHQL_TRANSPORT_WS;
+use crate::legacy_ws::GRAPHQL_WS;
+use crate::transport_ws::GRAPHQL_TRANSPORT_WS;
 
 /// A client message, decoded and checked; the same for both subprotocols.
 #[derive(Debug)]
-pub(super) enum ClientMessage {
+pub(crate) enum ClientMessage {
     /// `connection_init`, with its payload (where the key is).
     Init(Option<Value>),
     /// `subscribe` (`start` in the legacy protocol).
@@ -30,7 +30,7 @@ pub(super) enum ClientMessage {
 
 /// A websocket close frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct CloseFrame {
+pub struct CloseFrame {
     pub code: u16,
     pub reason: String,
 }
@@ -54,7 +54,7 @@ impl CloseFrame {
 }
 
 /// Close codes the connection loop uses whatever the subprotocol.
-pub(super) mod close {
+pub mod close {
     /// The legacy client sent `connection_terminate`.
     pub const NORMAL: u16 = 1000;
     /// Nothing heard from the client for two keep-alive intervals, or the server stops.
@@ -73,7 +73,7 @@ pub(super) mod close {
 
 /// What to do about a message that breaks the protocol.
 #[derive(Debug)]
-pub(super) enum Violation {
+pub(crate) enum Violation {
     /// Close the socket (graphql-transport-ws does this for every violation).
     Close(CloseFrame),
     /// Tell the client and carry on (subscriptions-transport-ws reports most violations).
@@ -82,7 +82,7 @@ pub(super) enum Violation {
 
 /// One subprotocol: how its messages are read and written, and the few rules in which the
 /// two differ. Everything else (timeouts, limits, operations) is the connection loop's.
-pub(super) trait Protocol: Sync {
+pub(crate) trait Protocol: Sync {
     /// The `Sec-WebSocket-Protocol` name.
     fn name(&self) -> &'static str;
     fn decode(&self, text: &str) -> Result<ClientMessage, Violation>;
@@ -109,19 +109,37 @@ pub(super) trait Protocol: Sync {
     fn confirms_stop(&self) -> bool;
 }
 
-/// The subprotocol to speak, from the client's offer (preferring the modern one).
-pub(super) fn negotiate<'a>(
-    offered: impl IntoIterator<Item = &'a str>,
-) -> Option<&'static dyn Protocol> {
+/// One of the two subprotocols, as the handshake agreed on it.
+#[derive(Clone, Copy)]
+pub struct Subprotocol(pub(crate) &'static dyn Protocol);
+
+impl Subprotocol {
+    /// The `Sec-WebSocket-Protocol` name, for the handshake's answer.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+impl std::fmt::Debug for Subprotocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The subprotocol to speak, from the client's offer (the `Sec-WebSocket-Protocol` values,
+/// split at commas), preferring the modern one. None: the client offers neither, and the
+/// upgrade should be refused.
+pub fn negotiate<'a>(offered: impl IntoIterator<Item = &'a str>) -> Option<Subprotocol> {
     let offered: Vec<&str> = offered.into_iter().map(str::trim).collect();
     let supported: [&'static dyn Protocol; 2] = [&GRAPHQL_TRANSPORT_WS, &GRAPHQL_WS];
     supported
         .into_iter()
         .find(|protocol| offered.contains(&protocol.name()))
+        .map(Subprotocol)
 }
 
 /// A GraphQL error with a stable `extensions.code`.
-pub(super) fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
+pub(crate) fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
@@ -131,7 +149,7 @@ pub(super) fn coded_error(message: impl Into<String>, code: &str) -> ServerError
 }
 
 /// A server message: `{"id"?, "type", "payload"?}`.
-pub(super) fn envelope(kind: &str, id: Option<&str>, payload: Option<Value>) -> String {
+pub(crate) fn envelope(kind: &str, id: Option<&str>, payload: Option<Value>) -> String {
     let mut message = Map::new();
     if let Some(id) = id {
         message.insert("id".into(), json!(id));
@@ -144,7 +162,7 @@ pub(super) fn envelope(kind: &str, id: Option<&str>, payload: Option<Value>) -> 
 }
 
 /// The payload of `next`/`data`: an execution result, as graphql-over-HTTP sends it.
-pub(super) fn result_payload(response: &Response) -> Value {
+pub(crate) fn result_payload(response: &Response) -> Value {
     let mut payload = Map::new();
     payload.insert("data".into(), json!(response.data));
     if !response.errors.is_empty() {
@@ -157,7 +175,7 @@ pub(super) fn result_payload(response: &Response) -> Value {
 }
 
 /// A client message as a JSON object.
-pub(super) fn object(text: &str) -> Result<Map<String, Value>, &'static str> {
+pub(crate) fn object(text: &str) -> Result<Map<String, Value>, &'static str> {
     match serde_json::from_str(text) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err("Message must be a JSON object"),
@@ -166,7 +184,7 @@ pub(super) fn object(text: &str) -> Result<Map<String, Value>, &'static str> {
 }
 
 /// The message's `type`.
-pub(super) fn kind(message: &Map<String, Value>) -> Result<&str, &'static str> {
+pub(crate) fn kind(message: &Map<String, Value>) -> Result<&str, &'static str> {
     message
         .get("type")
         .and_then(Value::as_str)
@@ -174,7 +192,7 @@ pub(super) fn kind(message: &Map<String, Value>) -> Result<&str, &'static str> {
 }
 
 /// The message's operation `id`: a non-empty string.
-pub(super) fn id(message: &Map<String, Value>) -> Result<String, &'static str> {
+pub(crate) fn id(message: &Map<String, Value>) -> Result<String, &'static str> {
     match message.get("id") {
         Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
         _ => Err("Message must have a non-empty string `id`"),
@@ -182,7 +200,7 @@ pub(super) fn id(message: &Map<String, Value>) -> Result<String, &'static str> {
 }
 
 /// An optional object field (`payload` of init, ping, pong): absent, null or an object.
-pub(super) fn optional_object(
+pub(crate) fn optional_object(
     message: &mut Map<String, Value>,
     field: &str,
 ) -> Result<Option<Value>, &'static str> {
@@ -194,7 +212,7 @@ pub(super) fn optional_object(
 }
 
 /// The GraphQL request of a `subscribe`/`start` payload, checked as graphql-ws checks it.
-pub(super) fn graphql_request(payload: Option<Value>) -> Result<Box<Request>, &'static str> {
+pub(crate) fn graphql_request(payload: Option<Value>) -> Result<Box<Request>, &'static str> {
     let Some(Value::Object(mut fields)) = payload else {
         return Err("`payload` must be an object");
     };
@@ -235,7 +253,7 @@ mod tests {
 
     #[test]
     fn negotiation_prefers_the_modern_protocol() {
-        let name = |offer: &[&str]| negotiate(offer.iter().copied()).map(|p| p.name());
+        let name = |offer: &[&str]| negotiate(offer.iter().copied()).map(Subprotocol::name);
         assert_eq!(
             name(&["graphql-ws", " graphql-transport-ws"]),
             Some("graphql-transport-ws")

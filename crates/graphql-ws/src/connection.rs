@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_graphql::{ErrorExtensions, Executor, Request, ServerError};
+use async_graphql::{Executor, Request};
 use futures_util::future::{AbortHandle, Abortable, LocalBoxFuture};
 use futures_util::stream::{LocalBoxStream, SelectAll};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -28,17 +28,16 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::operation::{operation, Admission, OpEvent};
-use super::protocol::{close, coded_error, ClientMessage, CloseFrame, Protocol, Violation};
-use super::WsSettings;
-use crate::error::AppError;
+use crate::operation::{operation, Admission, OpEvent, Rejection};
+use crate::protocol::{close, coded_error, ClientMessage, CloseFrame, Protocol, Violation};
+use crate::{codes, WsSettings};
 
 /// Checks the `connection_init` payload; called once per connection.
 pub type Admit =
-    Box<dyn FnOnce(Option<Value>) -> LocalBoxFuture<'static, Result<Admission, AppError>>>;
+    Box<dyn FnOnce(Option<Value>) -> LocalBoxFuture<'static, Result<Admission, Rejection>>>;
 
 /// Resolves when the connection must be closed from outside (with that frame).
-pub(super) type Shutdown = LocalBoxFuture<'static, CloseFrame>;
+pub type Shutdown = LocalBoxFuture<'static, CloseFrame>;
 
 /// How the connection ends.
 #[derive(Debug)]
@@ -62,9 +61,9 @@ fn closing(code: u16, reason: &str) -> Flow {
 }
 
 /// The socket, after the handshake.
-pub(super) type Socket = WebSocketStream<TcpStream>;
+pub(crate) type Socket = WebSocketStream<TcpStream>;
 
-pub(super) struct Connection<E> {
+pub(crate) struct Connection<E> {
     executor: E,
     protocol: &'static dyn Protocol,
     settings: WsSettings,
@@ -82,7 +81,7 @@ pub(super) struct Connection<E> {
 }
 
 impl<E: Executor> Connection<E> {
-    pub(super) fn new(
+    pub(crate) fn new(
         executor: E,
         protocol: &'static dyn Protocol,
         settings: WsSettings,
@@ -103,7 +102,7 @@ impl<E: Executor> Connection<E> {
     }
 
     /// Serves the connection until it ends, then stops every operation and closes it.
-    pub(super) async fn run(mut self, shutdown: Shutdown) {
+    pub(crate) async fn run(mut self, shutdown: Shutdown) {
         let end = match self.serve(shutdown).await {
             ControlFlow::Break(end) => end,
             ControlFlow::Continue(()) => End::Gone,
@@ -230,7 +229,7 @@ impl<E: Executor> Connection<E> {
                     "at most {} operations may run at once on one connection",
                     self.settings.max_subscriptions
                 ),
-                "TOO_MANY_SUBSCRIPTIONS",
+                codes::TOO_MANY_SUBSCRIPTIONS,
             );
             return self.send(self.protocol.error(&id, &[error])).await;
         }
@@ -270,13 +269,10 @@ impl<E: Executor> Connection<E> {
                 self.stop(id);
                 self.send(self.protocol.error(id, &errors)).await
             }
-            OpEvent::Refused(err) if is_refusal(&err) => self.refuse(&err).await,
-            OpEvent::Refused(err) => {
+            OpEvent::Refused(Rejection::Forbidden) => self.refuse(&Rejection::Forbidden).await,
+            OpEvent::Refused(Rejection::Failed(error)) => {
                 self.stop(id);
-                let error = err.extend();
-                let mut server_error = ServerError::new(error.message, None);
-                server_error.extensions = error.extensions;
-                self.send(self.protocol.error(id, &[server_error])).await
+                self.send(self.protocol.error(id, &[error])).await
             }
         }
     }
@@ -296,15 +292,16 @@ impl<E: Executor> Connection<E> {
     }
 
     /// Closes because the key was refused (4403), or could not be checked (1013).
-    async fn refuse(&mut self, err: &AppError) -> Flow {
-        let (code, reason) = if is_refusal(err) {
-            (close::FORBIDDEN, "Forbidden")
-        } else {
-            tracing::warn!(error = ?err, "websocket: the API key could not be checked");
-            (
-                close::TRY_AGAIN_LATER,
-                "Service unavailable, try again later",
-            )
+    async fn refuse(&mut self, rejection: &Rejection) -> Flow {
+        let (code, reason) = match rejection {
+            Rejection::Forbidden => (close::FORBIDDEN, "Forbidden"),
+            Rejection::Failed(error) => {
+                tracing::warn!(error = %error.message, "websocket: the credential could not be checked");
+                (
+                    close::TRY_AGAIN_LATER,
+                    "Service unavailable, try again later",
+                )
+            }
         };
         if let Some(message) = self.protocol.refusal(reason) {
             self.send(message).await?;
@@ -322,11 +319,6 @@ impl<E: Executor> Connection<E> {
         let sending = self.socket.send(Message::text(message));
         deliver(self.settings.send_timeout, sending).await
     }
-}
-
-/// The key is not (or no longer) valid, as opposed to an error checking it.
-fn is_refusal(err: &AppError) -> bool {
-    matches!(err, AppError::Unauthenticated(_) | AppError::Forbidden(_))
 }
 
 /// Waits at most `limit` for the socket to take a message.
