@@ -16,7 +16,7 @@ use crate::auth::bearer::Authenticator;
 use crate::auth::customer_tokens::TokenSecret;
 use crate::auth::key_cache::KeyCache;
 use crate::config::ServeOptions;
-use crate::db::local_pg::{ClusterOptions, LocalCluster, LocalPgError};
+use crate::db::local_pg::{self, LocalCluster, LocalPgError};
 use crate::db::{self, Db, PoolOptions};
 use crate::error::AppError;
 use crate::events::{self, Broker};
@@ -28,8 +28,9 @@ use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error(transparent)]
-    LocalPg(#[from] LocalPgError),
+    /// Said the ticketgate way (see `local_pg::explain`); its own message includes any cause.
+    #[error("{}", local_pg::explain(.0))]
+    LocalPg(LocalPgError),
     #[error("cannot connect to the database: {0}")]
     Connect(#[from] diesel::ConnectionError),
     #[error("database error: {0}")]
@@ -46,6 +47,12 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<LocalPgError> for StartupError {
+    fn from(err: LocalPgError) -> Self {
+        StartupError::LocalPg(err)
+    }
 }
 
 /// The database a command works on: the one DATABASE_URL names, or the local cluster.
@@ -69,7 +76,7 @@ impl Database {
                 created: false,
             });
         }
-        let cluster = LocalCluster::start_or_attach(data_dir, ClusterOptions::default())?;
+        let cluster = LocalCluster::start_or_attach(data_dir, &local_pg::cluster_options(false))?;
         let created = ensure_database(&cluster.url("postgres"), LOCAL_DATABASE)?;
         Ok(Database {
             url: cluster.url(LOCAL_DATABASE),

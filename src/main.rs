@@ -5,7 +5,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use ticketgate::config::Cli;
-use ticketgate::db::local_pg::guard;
+use ticketgate::db::local_pg;
 
 // mimalloc instead of glibc malloc: async-graphql allocates many small, short-lived objects
 // per field, across worker threads; glibc spent a quarter of a page's CPU in malloc/free
@@ -18,14 +18,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // The local cluster's guard is this executable re-invoked with an argv no user types:
     // recognised before clap, with the log filter of the environment.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == guard::GUARD_ARG)
-    {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|arg| arg == local_pg::GUARD_ARG) {
         init_logging(&std::env::var("TICKETGATE_LOG").unwrap_or_else(|_| "info".into()));
-        return guard::run_if_invoked().unwrap_or(ExitCode::FAILURE);
+        return local_pg::run_guard(args);
     }
-    guard::enable();
+    local_pg::enable_guard();
     let cli = Cli::parse();
     init_logging(&cli.global.log);
     match ticketgate::cli::run(cli) {

@@ -2,7 +2,7 @@
 //! its own cluster, as root (running it as `postgres`) and as an ordinary user.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{Pid, Uid};
+use nix::unistd::{Pid, Uid, User};
 use serde_json::json;
 
 use crate::helpers::{self, Client};
@@ -101,6 +101,58 @@ fn postmaster_running(data_dir: &Path) -> bool {
         .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }
 
+/// The user id a process runs as, from `ps`.
+fn process_uid(pid: i32) -> u32 {
+    let output = Command::new("ps")
+        .args(["-o", "uid=", "-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no process {pid}"))
+}
+
+/// The uid `run_as` runs commands as.
+fn runner_uid(run_as: RunAs) -> u32 {
+    match run_as {
+        RunAs::Me => Uid::effective().as_raw(),
+        RunAs::Nobody => 65534,
+    }
+}
+
+/// Who runs the cluster, and who owns its files: an ordinary user runs it as themselves in
+/// a private (0700) data directory; root runs it as `postgres`, who may only pass through
+/// (0711) the data directory to reach pgdata.
+fn assert_cluster_ownership(data_dir: &Path, run_as: RunAs) {
+    let runner = runner_uid(run_as);
+    let (cluster_uid, data_dir_mode) = if runner == 0 {
+        let postgres = User::from_name("postgres").unwrap().unwrap();
+        (postgres.uid.as_raw(), 0o711)
+    } else {
+        (runner, 0o700)
+    };
+    let postmaster = postmaster_pid(data_dir).expect("a running cluster");
+    assert_eq!(
+        process_uid(postmaster),
+        cluster_uid,
+        "who runs the postmaster"
+    );
+    assert_ne!(process_uid(postmaster), 0, "never root");
+    let meta = std::fs::metadata(data_dir).unwrap();
+    assert_eq!(meta.uid(), runner, "the data directory's owner");
+    assert_eq!(
+        meta.mode() & 0o777,
+        data_dir_mode,
+        "the data directory's mode"
+    );
+    let password = std::fs::metadata(data_dir.join("password")).unwrap();
+    assert_eq!((password.uid(), password.mode() & 0o777), (runner, 0o600));
+    let pgdata = std::fs::metadata(data_dir.join("pgdata")).unwrap();
+    assert_eq!(pgdata.uid(), cluster_uid, "pgdata's owner");
+    assert_eq!(pgdata.mode() & 0o077, 0, "pgdata is private");
+}
+
 async fn ticket_count(base: &str, key: &str) -> i64 {
     Client::new(format!("{base}/graphql"), key)
         .data("{ tickets { totalCount } }", json!({}))
@@ -148,6 +200,7 @@ async fn zero_config_lifecycle(run_as: RunAs) {
         .expect("the first start prints a demo key");
     let tickets = ticket_count(&first.base, &key).await;
     assert!(tickets > 0, "the demo team has tickets");
+    assert_cluster_ownership(&data_dir, run_as);
 
     // A second command on the same data directory reuses the running cluster.
     let created = command(&binary, &data_dir, run_as)
@@ -202,13 +255,23 @@ async fn zero_config_postgres_as_the_current_user() {
     zero_config_lifecycle(RunAs::Me).await;
 }
 
+/// As root: the whole lifecycle as `nobody`, whose cluster runs as `nobody`. As an ordinary
+/// user already: the cluster runs as us, never as root, its files private to us.
 #[tokio::test]
 async fn zero_config_postgres_as_an_ordinary_user() {
-    if !Uid::effective().is_root() {
-        // Already an ordinary user: the test above covers it.
+    if Uid::effective().is_root() {
+        zero_config_lifecycle(RunAs::Nobody).await;
         return;
     }
-    zero_config_lifecycle(RunAs::Nobody).await;
+    let (_root, binary, data_dir) = workspace(RunAs::Me);
+    let server = serve(&binary, &data_dir, RunAs::Me);
+    assert_cluster_ownership(&data_dir, RunAs::Me);
+    assert_eq!(
+        process_uid(postmaster_pid(&data_dir).unwrap()),
+        Uid::effective().as_raw()
+    );
+    stop(server);
+    assert!(!postmaster_running(&data_dir), "stops with its only user");
 }
 
 /// The pid in the cluster's `postmaster.pid`, while that file exists.

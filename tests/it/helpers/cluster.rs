@@ -2,7 +2,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use diesel::prelude::*;
-use ticketgate::db::local_pg::{ClusterOptions, LocalCluster};
+use ticketgate::db::local_pg::{self, LocalCluster};
 
 /// Where test databases are made: a server URL without the database name, and the name of
 /// the migrated template every test database is cloned from.
@@ -65,7 +65,7 @@ fn start_throwaway_cluster() -> String {
         .tempdir_in("/tmp")
         .expect("temp dir")
         .keep();
-    let cluster = LocalCluster::start_or_attach(&dir, ClusterOptions { ephemeral: true })
+    let cluster = LocalCluster::start_or_attach(&dir, &local_pg::cluster_options(true))
         .expect("start the test PostgreSQL");
     cluster
         .remove_when_process_exits(std::process::id())
