@@ -22,9 +22,9 @@ use crate::error::AppError;
 use crate::events::{self, Broker};
 use crate::graphql::context::SchemaData;
 use crate::graphql::pagination::PageLimits;
-use crate::graphql::{build_schema, SchemaOptions};
 use crate::http::{self, AppState, HttpLimits};
 use crate::metrics::Metrics;
+use crate::schema::{build_schema, SchemaOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -256,7 +256,10 @@ impl App {
                 self.state.clone(),
                 self.key_usage_flush,
             )),
-            tokio::spawn(events::jobs::run(self.state.db.clone(), self.jobs_every)),
+            tokio::spawn(crate::tickets::snooze::run(
+                self.state.db.clone(),
+                self.jobs_every,
+            )),
         ];
         let outcome = self.server.await;
         self.listener.abort();

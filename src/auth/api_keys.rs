@@ -149,10 +149,8 @@ impl LastUsedTracker {
     }
 }
 
-/// The NOTIFY channel key changes are announced on, with the key's id, by a trigger on
-/// `api_keys` (migration 000006): every replica forgets the keys it cached and closes that
-/// key's websocket connections.
-pub const REVOKED_CHANNEL: &str = "ticketgate_revoked_keys";
+/// Key changes are announced on `events::outbox::REVOKED_CHANNEL` by a trigger.
+pub use crate::events::outbox::REVOKED_CHANNEL;
 
 /// Revokes the team's live key with this id or prefix; returns how many matched (only a
 /// single match is revoked). The trigger announces it to every replica on commit.

@@ -3,8 +3,9 @@
 pub mod api_keys;
 pub mod bearer;
 pub mod customer_tokens;
-pub mod graphql;
 pub mod key_cache;
+pub mod scope;
 pub mod viewer;
 
+pub use scope::TicketScope;
 pub use viewer::Viewer;

@@ -12,7 +12,7 @@ use crate::auth::customer_tokens::TokenSecret;
 use crate::config::{
     ApiKeyCommand, Cli, Command, CustomerTokenCommand, GlobalOptions, SeedArgs, ServeOptions,
 };
-use crate::{graphql, seed};
+use crate::{schema, seed};
 
 pub fn run(cli: Cli) -> Result<(), StartupError> {
     match cli
@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
             keys::create_customer_token(&cli.global, &args)
         }
         Command::PrintSchema => {
-            print!("{}", graphql::schema::sdl());
+            print!("{}", schema::build::sdl());
             Ok(())
         }
     }

@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Applies every pending migration, then builds any index an interrupted `seed` left
-/// dropped (see `seed::bulk`); returns the versions applied.
+/// dropped (see `bulk_load`); returns the versions applied.
 pub fn run_pending(conn: &mut PgConnection) -> AppResult<Vec<String>> {
     // Several replicas may start at once: serialise them on an advisory lock so only one
     // applies the migrations and the others find nothing left to do.
@@ -20,7 +20,7 @@ pub fn run_pending(conn: &mut PgConnection) -> AppResult<Vec<String>> {
         .map_err(AppError::Internal);
     diesel::sql_query("SELECT pg_advisory_unlock(7316812019)").execute(conn)?;
     let applied = applied?;
-    crate::seed::bulk::restore_dropped(conn)?;
+    super::bulk_load::restore_dropped(conn)?;
     Ok(applied)
 }
 

@@ -1,6 +1,7 @@
 //! Database access: the r2d2 pool, embedded migrations, the zero-config local cluster,
 //! and the statement counter behind `ticketgate_db_statements_total`.
 
+pub mod bulk_load;
 pub mod json;
 pub mod local_pg;
 pub mod migrations;

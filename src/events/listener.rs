@@ -12,8 +12,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::broker::{Broker, Event, EventKind};
-use super::outbox::CHANNEL;
-use crate::auth::api_keys::REVOKED_CHANNEL;
+use super::outbox::{CHANNEL, REVOKED_CHANNEL};
 
 /// How far back a replay reaches before the last event seen: covers transactions that
 /// inserted their event shortly before the connection dropped but committed after.

@@ -4,7 +4,6 @@
 //! them out to this process's subscriptions (`broker`).
 
 pub mod broker;
-pub mod jobs;
 pub mod listener;
 pub mod outbox;
 

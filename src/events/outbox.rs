@@ -6,6 +6,11 @@ use super::broker::EventKind;
 use crate::db::sql::Statement;
 
 /// The NOTIFY channel every replica listens on.
+/// The NOTIFY channel key changes are announced on, with the key's id, by a trigger on
+/// `api_keys` (migration 000006): every replica forgets the keys it cached and closes that
+/// key's websocket connections.
+pub const REVOKED_CHANNEL: &str = "ticketgate_revoked_keys";
+
 pub const CHANNEL: &str = "ticketgate_events";
 
 /// Records an event and notifies listeners, inside the caller's transaction: both happen

@@ -2,6 +2,10 @@
 //! email channels, message pages, message authors, tickets of messages) is gathered and
 //! answered with one SQL statement per kind, whatever the page size. Built per request
 //! (per websocket connection for subscriptions), scoped to the viewer's team, no cache.
+//!
+//! This module is the machinery and knows no domain: each domain implements
+//! `Loader<ItsKey> for Batch` next to its queries (`persons::loaders`, `tags::loaders`, …),
+//! with `Batch::run` for the statement and `Batch::take_primed` for what a page read ahead.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,16 +19,10 @@ use diesel::PgConnection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::read_ahead::{Primed, Taken};
-use crate::assignments::{self, Assignment};
+use super::primed::{Primed, Taken};
+use crate::auth::TicketScope;
 use crate::db::Db;
 use crate::error::{AppError, IntoGql};
-use crate::messages::queries::{self as messages, MessagePage, MessagePageSpec};
-use crate::persons::queries::{self as persons, PersonKey};
-use crate::persons::Person;
-use crate::tickets::{queries as tickets, Ticket, TicketScope};
-use crate::users::{queries as users, User};
-use crate::{tags, teams};
 
 pub type Loaders = DataLoader<Batch>;
 
@@ -32,7 +30,7 @@ pub struct Batch {
     db: Db,
     scope: TicketScope,
     trip: Trip,
-    /// Answers read ahead with a page (see `read_ahead`).
+    /// Answers read ahead with a page (see `tickets::read_ahead`).
     primed: Mutex<Primed>,
 }
 
@@ -163,29 +161,8 @@ pub fn loaders(db: Db, scope: TicketScope, activity: RequestActivity) -> Loaders
         .max_batch_size(1_000_000)
 }
 
-/// The assignee of a ticket.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AssigneeOf(pub Uuid);
-/// The tag names of a ticket.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TagsOf(pub Uuid);
-/// A user by id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserById(pub Uuid);
-/// A ticket of the team by id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TicketById(pub Uuid);
-/// The address of an email channel.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EmailChannelById(pub Uuid);
-/// A page of a ticket's messages.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct MessagePageOf {
-    pub ticket_id: Uuid,
-    pub spec: MessagePageSpec,
-}
-
-type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
+/// What one `Loader::load` answers.
+pub type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
 impl Batch {
     /// Leaves answers read ahead for the loaders to hand out.
@@ -199,7 +176,18 @@ impl Batch {
         primed
     }
 
-    async fn run<T, F>(&self, work: F) -> Result<T, Arc<AppError>>
+    /// What was read ahead for `keys` (handed out once), and the keys still to ask.
+    pub fn take_primed<K, V>(&self, keys: &[K]) -> Taken<K, V>
+    where
+        K: Hash + Eq + Clone + Send + 'static,
+        V: Send + 'static,
+    {
+        self.primed().take(keys)
+    }
+
+    /// Runs a loader's statement with the rest of this pass (see `Trip`), in the viewer's
+    /// scope.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Arc<AppError>>
     where
         T: Send + 'static,
         F: FnOnce(&mut diesel::PgConnection, &TicketScope) -> Result<T, AppError> + Send + 'static,
@@ -211,177 +199,10 @@ impl Batch {
     }
 }
 
-fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+/// The ids inside some keys.
+pub fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
     keys.iter().map(|k| id(*k)).collect()
 }
-
-impl Loader<AssigneeOf> for Batch {
-    type Value = Assignment;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[AssigneeOf]) -> LoadResult<AssigneeOf, Assignment> {
-        let Taken { mut found, missing } = self.primed().take_assignees(keys);
-        if !missing.is_empty() {
-            let ticket_ids = ids(&missing, |k| k.0);
-            let more = self
-                .run(move |conn, _| Ok(assignments::queries::for_tickets(conn, &ticket_ids)?))
-                .await?;
-            found.extend(more.into_iter().map(|(id, a)| (AssigneeOf(id), a)));
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<TagsOf> for Batch {
-    type Value = Vec<String>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[TagsOf]) -> LoadResult<TagsOf, Vec<String>> {
-        let Taken { mut found, missing } = self.primed().take_tags(keys);
-        if !missing.is_empty() {
-            let ticket_ids = ids(&missing, |k| k.0);
-            let more = self
-                .run(move |conn, _| Ok(tags::queries::for_tickets(conn, &ticket_ids)?))
-                .await?;
-            found.extend(more.into_iter().map(|(id, t)| (TagsOf(id), t)));
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<UserById> for Batch {
-    type Value = User;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[UserById]) -> LoadResult<UserById, User> {
-        let user_ids = ids(keys, |k| k.0);
-        let found = self
-            .run(move |conn, _| Ok(users::by_ids(conn, &user_ids)?))
-            .await?;
-        Ok(found.into_iter().map(|u| (UserById(u.id), u)).collect())
-    }
-}
-
-impl Loader<TicketById> for Batch {
-    type Value = Ticket;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[TicketById]) -> LoadResult<TicketById, Ticket> {
-        let ticket_ids = ids(keys, |k| k.0);
-        let found = self
-            .run(move |conn, scope| Ok(tickets::by_ids(conn, scope, &ticket_ids)?))
-            .await?;
-        Ok(found.into_iter().map(|t| (TicketById(t.id), t)).collect())
-    }
-}
-
-impl Loader<EmailChannelById> for Batch {
-    type Value = String;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[EmailChannelById]) -> LoadResult<EmailChannelById, String> {
-        let channel_ids = ids(keys, |k| k.0);
-        let found = self
-            .run(move |conn, _| Ok(teams::queries::email_channel_addresses(conn, &channel_ids)?))
-            .await?;
-        Ok(found
-            .into_iter()
-            .map(|(id, a)| (EmailChannelById(id), a))
-            .collect())
-    }
-}
-
-impl Loader<PersonKey> for Batch {
-    type Value = Person;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, Person> {
-        let Taken { mut found, missing } = self.primed().take_persons(keys);
-        if !missing.is_empty() {
-            let more = self
-                .run(move |conn, scope| Ok(persons::for_keys(conn, scope.team_id, &missing)?))
-                .await?;
-            found.extend(more);
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<MessagePageOf> for Batch {
-    type Value = MessagePage;
-    type Error = Arc<AppError>;
-
-    /// Tickets asking for the same kind of page share one statement (the usual case: a
-    /// list asking every ticket for its latest messages).
-    async fn load(&self, keys: &[MessagePageOf]) -> LoadResult<MessagePageOf, MessagePage> {
-        let mut by_spec: HashMap<MessagePageSpec, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            by_spec
-                .entry(key.spec.clone())
-                .or_default()
-                .push(key.ticket_id);
-        }
-        self.run(move |conn, scope| {
-            let mut pages = HashMap::new();
-            for (spec, ticket_ids) in by_spec {
-                let found = messages::pages_for_tickets(conn, scope.team_id, &ticket_ids, &spec)?;
-                pages.extend(found.into_iter().map(|(ticket_id, page)| {
-                    (
-                        MessagePageOf {
-                            ticket_id,
-                            spec: spec.clone(),
-                        },
-                        page,
-                    )
-                }));
-            }
-            Ok(pages)
-        })
-        .await
-    }
-}
-
-/// Keys whose answers a page may have read ahead (see `read_ahead`).
-pub trait ReadAheadKey: Sized {
-    type Value;
-    /// The answers read ahead for `keys` (handed out once), and the keys still to ask.
-    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Self::Value>;
-}
-
-impl ReadAheadKey for PersonKey {
-    type Value = Person;
-    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Person> {
-        batch.primed().take_persons(&keys)
-    }
-}
-
-impl ReadAheadKey for AssigneeOf {
-    type Value = Assignment;
-    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Assignment> {
-        batch.primed().take_assignees(&keys)
-    }
-}
-
-impl ReadAheadKey for TagsOf {
-    type Value = Vec<String>;
-    fn take(batch: &Batch, keys: Vec<Self>) -> Taken<Self, Vec<String>> {
-        batch.primed().take_tags(&keys)
-    }
-}
-
-/// Never read ahead: every key is asked.
-macro_rules! never_read_ahead {
-    ($($key:ty => $value:ty),* $(,)?) => {$(
-        impl ReadAheadKey for $key {
-            type Value = $value;
-            fn take(_: &Batch, keys: Vec<Self>) -> Taken<Self, $value> {
-                Taken { found: HashMap::new(), missing: keys }
-            }
-        }
-    )*};
-}
-
-never_read_ahead!(UserById => User, TicketById => Ticket);
 
 /// The request's loader, asked once for the keys of the whole list. What the page read
 /// ahead is taken straight from the loader's store (no batch to schedule); only the rest
@@ -391,19 +212,17 @@ pub async fn load_all<K>(
     keys: impl IntoIterator<Item = K>,
 ) -> async_graphql::Result<HashMap<K, <Batch as Loader<K>>::Value>>
 where
-    K: ReadAheadKey<Value = <Batch as Loader<K>>::Value>
-        + Send
-        + Sync
-        + Hash
-        + Eq
-        + Clone
-        + 'static,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
     Batch: Loader<K, Error = Arc<AppError>>,
 {
     let rc = super::context::RequestContext::of(field)?;
     // Each key once: tickets of one customer share their person's key.
-    let keys: std::collections::HashSet<K> = keys.into_iter().collect();
-    let Taken { mut found, missing } = K::take(rc.loaders.loader(), keys.into_iter().collect());
+    let keys: Vec<K> = keys
+        .into_iter()
+        .collect::<std::collections::HashSet<K>>()
+        .into_iter()
+        .collect();
+    let Taken { mut found, missing } = rc.loaders.loader().take_primed(&keys);
     if !missing.is_empty() {
         found.extend(rc.loaders.load_many(missing).await.gql()?);
     }

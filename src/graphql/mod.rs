@@ -1,23 +1,20 @@
-//! Schema assembly, request context, error codes, pagination and loaders.
+//! The GraphQL machinery every domain builds on, knowing no domain: request context,
+//! lists and pagination, the loader machinery, document limits, error codes and the
+//! response budget. The schema is assembled above the domains, in `schema`.
 
 pub mod budget;
 pub mod context;
 pub mod documents;
 pub mod error_codes;
-pub mod gateway;
 pub mod lexical;
 pub mod limits;
 pub mod lists;
 pub mod loaders;
 pub mod pagination;
-pub mod read_ahead;
-pub mod schema;
+pub mod primed;
 pub mod shape;
 pub mod spec_rules;
-pub mod subscriptions;
 pub mod text_enum;
-
-pub use schema::{build_schema, AppSchema, SchemaOptions};
 
 /// True when an operation failed before execution (parse, validation, variables): such a
 /// response carries no `data` (HTTP: 400 under the spec's media type; websockets: an

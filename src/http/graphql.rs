@@ -14,11 +14,11 @@ use serde_json::{json, Map, Value};
 
 use super::negotiate::{self, RequestBody, ResponseType};
 use super::{graphiql, AppState};
+use crate::auth::TicketScope;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
 use crate::graphql::is_request_error;
 use crate::graphql::loaders::{loaders, RequestActivity};
-use crate::tickets::TicketScope;
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
 struct Refusal {

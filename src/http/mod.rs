@@ -17,8 +17,8 @@ use actix_web::{guard, web};
 
 use crate::auth::bearer::Authenticator;
 use crate::db::Db;
-use crate::graphql::AppSchema;
 use crate::metrics::Metrics;
+use crate::schema::AppSchema;
 
 /// Request-level limits enforced before GraphQL sees a request.
 #[derive(Clone, Copy, Debug)]

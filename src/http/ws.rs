@@ -21,10 +21,10 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::upgrade::{Handoff, Upgradable};
 use super::AppState;
+use crate::auth::TicketScope;
 use crate::auth::Viewer;
 use crate::error::{codes, AppError};
 use crate::graphql::loaders::{loaders, RequestActivity};
-use crate::tickets::TicketScope;
 
 /// The connection's key, as `connection_init` gave it and `authenticate` accepted it.
 /// (No `Debug`: it holds the key.)

@@ -60,7 +60,7 @@ impl PersonQuery {
         for distinct_id in &distinct_ids {
             crate::validate::text("distinctIds", distinct_id, 400).gql()?;
         }
-        if distinct_ids.len() > crate::tickets::filter::MAX_DISTINCT_IDS {
+        if distinct_ids.len() > super::MAX_DISTINCT_IDS {
             return Err(AppError::bad_input(
                 "distinctIds",
                 "at most 100 distinct ids",

@@ -7,7 +7,7 @@
 //! superuser's, foreign-key triggers are skipped (see `copy::may_skip_foreign_key_checks`).
 //!
 //! Several teams may be seeded in one run (`seed_teams`, `ticketgate seed --teams N`).
-//! On an empty database a large run takes the bulk path (`bulk`): the secondary indexes
+//! On an empty database a large run takes the bulk path (`db::bulk_load`): the secondary indexes
 //! are dropped, the teams are loaded two at a time, and the indexes are built once at
 //! the end, two at a time, before ANALYZE. Measured on two busy cores (load average ~4
 //! from other builds): 1,000,000 tickets over 10 teams in 129 s, of which 36 s loading and
@@ -17,7 +17,6 @@
 //! Seeding an existing team adds to it: its fixtures are reused, and ticket numbers
 //! continue from the team's counter. The rows are the same on both paths.
 
-pub mod bulk;
 mod catalog;
 mod copy;
 mod counters;
@@ -37,6 +36,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use uuid::Uuid;
 
+use crate::db::bulk_load;
 use crate::error::{AppError, AppResult};
 use crate::teams;
 use generate::{Context, Generator};
@@ -110,7 +110,7 @@ pub fn seed(url: &str, options: &SeedOptions) -> AppResult<SeedReport> {
 ///
 /// On an empty database (see [`BulkLoad`]) the run takes the bulk path: the secondary
 /// indexes are dropped once, every team is loaded, and the indexes are built once at
-/// the end (see `bulk`). The rows are exactly those of the normal path; only how the
+/// the end (see `db::bulk_load`). The rows are exactly those of the normal path; only how the
 /// indexes come to exist differs. Emptiness is only about speed, not correctness: a
 /// rebuilt index covers every row, whoever wrote it, so a concurrent writer is safe
 /// (its reads are slow until the indexes are back).
@@ -127,26 +127,26 @@ pub fn seed_teams(
     let total: u64 = teams.iter().map(|t| t.tickets).sum();
     let use_bulk = match bulk_load {
         BulkLoad::Never => false,
-        BulkLoad::Auto => total >= BULK_MIN_TICKETS && bulk::applies(&mut conn)?,
-        BulkLoad::WhenEmpty => bulk::applies(&mut conn)?,
+        BulkLoad::Auto => total >= BULK_MIN_TICKETS && bulk_load::applies(&mut conn)?,
+        BulkLoad::WhenEmpty => bulk_load::applies(&mut conn)?,
     };
     if !use_bulk {
         let reports = seed_each(&mut conn, teams)?;
         refresh_statistics(&mut conn)?;
         return Ok(reports);
     }
-    let indexes = bulk::secondary_indexes(&mut conn)?;
+    let indexes = bulk_load::secondary_indexes(&mut conn)?;
     tracing::info!(
         indexes = indexes.len(),
         "empty database: loading without secondary indexes, then building them"
     );
-    bulk::begin_load(&mut conn)?;
-    bulk::drop_indexes(&mut conn, &indexes)?;
+    bulk_load::begin_load(&mut conn)?;
+    bulk_load::drop_indexes(&mut conn, &indexes)?;
     let loaded = seed_concurrently(url, teams);
     // Rebuilt even when the load failed: what was written must stay indexed.
     let started = Instant::now();
-    let rebuilt = bulk::create_indexes(url, indexes);
-    bulk::end_load(&mut conn)?;
+    let rebuilt = bulk_load::create_indexes(url, indexes);
+    bulk_load::end_load(&mut conn)?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "secondary indexes rebuilt"

@@ -1,3 +1,4 @@
 //! Tags: a team's labels, on tickets through `ticket_tags`.
 
+pub mod loaders;
 pub mod queries;

@@ -10,15 +10,17 @@ use super::filter::TicketFilter;
 use super::graphql::stored;
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::queries;
-use super::scope::TicketScope;
+use crate::assignments::loaders::AssigneeOf;
 use crate::assignments::Assignment;
+use crate::auth::TicketScope;
 use crate::error::IntoGql;
 use crate::graphql::context::RequestContext;
 use crate::graphql::lists::values::{json, of, opt_string, string, strings};
 use crate::graphql::lists::{fail_all, nested, ListObject, ObjectList, Page, Plan};
-use crate::graphql::loaders::{load_all, AssigneeOf, TagsOf};
+use crate::graphql::loaders::load_all;
 use crate::persons::queries::PersonKey;
 use crate::persons::Person;
+use crate::tags::loaders::TagsOf;
 
 pub type TicketEdge = Edge<String, Ticket, EmptyFields>;
 

@@ -12,12 +12,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, TicketPriority, TicketStatus};
-use super::scope::TicketScope;
+use crate::auth::TicketScope;
 use crate::db::schema::{tags, ticket_assignments, ticket_tags, tickets};
 use crate::db::sql::trusted;
 use crate::error::AppError;
 
-pub const MAX_DISTINCT_IDS: usize = 100;
+pub use crate::persons::MAX_DISTINCT_IDS;
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_FILTER_TAGS: usize = 100;
 

@@ -7,20 +7,22 @@ use uuid::Uuid;
 
 use super::connection::TicketConnection;
 use super::filter::TicketFilter;
+use super::messages::graphql::{ticket_messages, MessageConnection};
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::order::{Ordering, TicketOrder};
 use super::queries;
-use super::scope::TicketScope;
+use super::read_ahead::ReadAhead;
+use crate::assignments::loaders::AssigneeOf;
 use crate::assignments::Assignment;
+use crate::auth::TicketScope;
 use crate::db::json::RawJson;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 use crate::graphql::lists::Page;
-use crate::graphql::loaders::{AssigneeOf, EmailChannelById, TagsOf};
 use crate::graphql::pagination::{self, Direction};
-use crate::graphql::read_ahead::ReadAhead;
-use crate::messages::graphql::{ticket_messages, MessageConnection};
 use crate::persons::Person;
+use crate::tags::loaders::TagsOf;
+use crate::teams::loaders::EmailChannelById;
 
 pub(super) fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     parse(value)

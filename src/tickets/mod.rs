@@ -1,15 +1,19 @@
 //! Tickets: the row, its queries (numbering, filters, keyset pages) and its GraphQL type.
 
+pub mod assign;
 pub mod connection;
 pub mod filter;
 pub mod graphql;
+pub mod loaders;
+pub mod messages;
 pub mod model;
 pub mod mutations;
 pub mod order;
 pub mod queries;
-pub mod scope;
+pub mod read_ahead;
 pub mod search;
+pub mod snooze;
+pub mod subscriptions;
 pub mod writes;
 
 pub use model::Ticket;
-pub use scope::TicketScope;

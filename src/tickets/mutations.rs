@@ -7,9 +7,9 @@ use async_graphql::{
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::assign::{self as assignment_writes, Assignee};
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::writes::{self, NewTicket, TagAction, TicketPatch};
-use crate::assignments::writes::{self as assignment_writes, Assignee};
 use crate::auth::viewer::Scope;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;

@@ -5,8 +5,8 @@ use uuid::Uuid;
 use super::filter::TicketFilter;
 use super::model::Ticket;
 use super::order::Ordering;
-use super::scope::TicketScope;
 use super::search;
+use crate::auth::TicketScope;
 use crate::db::schema::tickets;
 use crate::graphql::pagination::{Direction, PageRequest};
 

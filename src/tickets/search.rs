@@ -21,7 +21,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Text};
 use uuid::Uuid;
 
-use super::scope::TicketScope;
+use crate::auth::TicketScope;
 use crate::db::schema::tickets;
 use crate::db::sql::{trusted, Trusted};
 

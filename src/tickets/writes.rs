@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
-use super::scope::TicketScope;
+use crate::auth::TicketScope;
 use crate::db::schema::{email_channels, messages, tags, ticket_activities, ticket_tags, tickets};
 use crate::db::sql::trusted;
 use crate::error::{AppError, AppResult};

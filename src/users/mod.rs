@@ -2,6 +2,7 @@
 //! to them; they write support messages).
 
 pub mod graphql;
+pub mod loaders;
 pub mod model;
 pub mod queries;
 

@@ -4,7 +4,8 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
-use ticketgate::seed::{bulk, seed_teams, team_plans, BulkLoad, SeedOptions};
+use ticketgate::db::bulk_load as bulk;
+use ticketgate::seed::{seed_teams, team_plans, BulkLoad, SeedOptions};
 
 use crate::helpers::test_db;
 

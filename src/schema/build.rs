@@ -2,16 +2,16 @@
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder, ValidationMode};
 
-use super::context::SchemaData;
 use super::gateway::Gateway;
-use super::limits::DocumentLimits;
-use super::subscriptions::SubscriptionRoot;
-use crate::auth::graphql::AuthMutation;
-use crate::messages::graphql::MessageMutation;
+use crate::graphql::context::SchemaData;
+use crate::graphql::limits::DocumentLimits;
 use crate::persons::graphql::PersonQuery;
+use crate::persons::tokens::AuthMutation;
 use crate::teams::graphql::TeamQuery;
 use crate::tickets::graphql::TicketQuery;
+use crate::tickets::messages::graphql::MessageMutation;
 use crate::tickets::mutations::TicketMutation;
+use crate::tickets::subscriptions::SubscriptionRoot;
 
 #[derive(MergedObject, Default)]
 pub struct Query(TicketQuery, PersonQuery, TeamQuery);

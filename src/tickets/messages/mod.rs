@@ -2,6 +2,7 @@
 //! notes), read a page per ticket for many tickets at once.
 
 pub mod graphql;
+pub mod loaders;
 pub mod model;
 pub mod queries;
 pub mod writes;

@@ -1,8 +1,11 @@
+//! Customer tokens minted through the API: a token lets one person (by distinct id) read
+//! and write only their own tickets.
+
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 
-use super::customer_tokens::{TokenSecret, MAX_TTL_SECONDS};
-use super::viewer::Scope;
+use crate::auth::customer_tokens::{TokenSecret, MAX_TTL_SECONDS};
+use crate::auth::viewer::Scope;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 

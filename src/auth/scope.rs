@@ -6,7 +6,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::Viewer;
+use super::Viewer;
 use crate::db::schema::tickets;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]

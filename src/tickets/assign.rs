@@ -4,11 +4,12 @@ use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::writes::{lock, record_activity};
+use super::Ticket;
+use crate::auth::TicketScope;
 use crate::db::schema::{organization_memberships, roles, teams, ticket_assignments};
 use crate::error::{AppError, AppResult};
 use crate::events::{outbox, EventKind};
-use crate::tickets::writes::{lock, record_activity};
-use crate::tickets::{Ticket, TicketScope};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Assignee {

@@ -19,12 +19,12 @@ use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
-use super::budget::{self, ResponseBudget};
-use super::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
-use super::error_codes::{code_response, parse_failed};
-use super::limits::{refused, DocumentLimits};
-use super::schema::GraphqlSchema;
-use super::{lexical, shape, spec_rules};
+use super::build::GraphqlSchema;
+use crate::graphql::budget::{self, ResponseBudget};
+use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
+use crate::graphql::error_codes::{code_response, parse_failed};
+use crate::graphql::limits::{refused, DocumentLimits};
+use crate::graphql::{is_request_error, lexical, shape, spec_rules};
 
 /// A document nested too deep, in its text or once its fragments are followed (the same
 /// code async-graphql's depth limit gets in `error_codes`).
@@ -126,7 +126,7 @@ impl Gateway {
         };
         let response = self.schema.execute(request).await;
         if let Some((documents, query, operation)) = remember {
-            if super::is_request_error(&response) {
+            if is_request_error(&response) {
                 documents.forget(&query);
             } else if prepared.may_skip_validation && response.errors.is_empty() {
                 // No error at all: validation passed (a failed one is the response's only

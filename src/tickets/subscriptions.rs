@@ -9,16 +9,16 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::context::RequestContext;
-use super::pagination;
-use crate::auth::Viewer;
+use super::filter::TicketFilter;
+use super::messages::writes as messages;
+use super::messages::Message;
+use super::{queries as tickets, Ticket};
+use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
 use crate::error::{AppError, IntoGql};
 use crate::events::{Broker, Event, EventKind};
-use crate::messages::writes as messages;
-use crate::messages::Message;
-use crate::tickets::filter::TicketFilter;
-use crate::tickets::{queries as tickets, Ticket, TicketScope};
+use crate::graphql::context::RequestContext;
+use crate::graphql::pagination;
 
 /// A subscription that could not keep up: its queue overflowed and events were dropped.
 /// It ends with this error rather than silently missing changes.

@@ -4,15 +4,19 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
+use super::loaders::MessagePageOf;
 use super::model::{Message, MessageAuthorType};
 use super::queries::MessagePageSpec;
+use crate::auth::TicketScope;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 use crate::graphql::lists::values::{of, string};
 use crate::graphql::lists::{fail_all, nested, report, ListObject, ObjectList, Page, Plan};
-use crate::graphql::loaders::{load_all, MessagePageOf, TicketById, UserById};
+use crate::graphql::loaders::load_all;
 use crate::graphql::pagination::{self, Direction, Position};
-use crate::tickets::{Ticket, TicketScope};
+use crate::tickets::loaders::TicketById;
+use crate::tickets::Ticket;
+use crate::users::loaders::UserById;
 use crate::users::User;
 
 /// A message of a ticket's conversation.

@@ -9,11 +9,12 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::model::{Message, MessageAuthorType};
+use crate::auth::TicketScope;
 use crate::db::schema::{messages, tickets};
 use crate::error::{AppError, AppResult};
 use crate::events::{outbox, EventKind};
 use crate::tickets::writes::{change_time, lock};
-use crate::tickets::{Ticket, TicketScope};
+use crate::tickets::Ticket;
 use crate::validate;
 
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! Background work every replica runs; safe with many replicas at once.
+//! Waking snoozed tickets: background work every replica runs, safe with many replicas
+//! at once.
 
 use std::time::Duration;
 
@@ -6,10 +7,9 @@ use diesel::prelude::*;
 use diesel::sql_types::Uuid as SqlUuid;
 use uuid::Uuid;
 
-use super::outbox;
-use super::EventKind;
 use crate::db::Db;
 use crate::error::AppResult;
+use crate::events::{outbox, EventKind};
 
 #[derive(QueryableByName)]
 struct Woken {
@@ -35,7 +35,7 @@ pub fn wake_snoozed(conn: &mut PgConnection, batch: i64) -> AppResult<usize> {
         .bind::<diesel::sql_types::BigInt, _>(batch)
         .load(conn)?;
         for ticket in &woken {
-            crate::tickets::writes::record_activity(
+            super::writes::record_activity(
                 conn,
                 ticket.team_id,
                 ticket.id,
