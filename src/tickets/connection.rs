@@ -7,8 +7,7 @@ use async_graphql::{Context, Object, Result, Value};
 use futures_util::future::BoxFuture;
 
 use super::filter::TicketFilter;
-use super::graphql::stored;
-use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
+use super::model::{ChannelDetail, Ticket, TicketPriority};
 use super::queries;
 use crate::assignments::loaders::AssigneeOf;
 use crate::assignments::Assignment;
@@ -65,23 +64,16 @@ impl ListObject for Ticket {
         Plan::Row(match field {
             "id" => |t, _| Ok(of(&t.id)),
             "ticketNumber" => |t, _| Ok(of(&t.ticket_number)),
-            "channelSource" => |t, _| {
-                stored("channel_source", &t.channel_source, ChannelSource::from_db)
-                    .map(ChannelSource::graphql_value)
-            },
-            "channelDetail" => |t, _| match t.channel_detail.as_deref() {
-                None => Ok(Value::Null),
-                Some(detail) => stored("channel_detail", detail, ChannelDetail::from_db)
-                    .map(ChannelDetail::graphql_value),
+            "channelSource" => |t, _| Ok(t.channel_source.graphql_value()),
+            "channelDetail" => |t, _| {
+                Ok(t.channel_detail
+                    .map_or(Value::Null, ChannelDetail::graphql_value))
             },
             "distinctId" => |t, _| Ok(string(&t.distinct_id)),
-            "status" => |t, _| {
-                stored("status", &t.status, TicketStatus::from_db).map(TicketStatus::graphql_value)
-            },
-            "priority" => |t, _| match t.priority.as_deref() {
-                None => Ok(Value::Null),
-                Some(priority) => stored("priority", priority, TicketPriority::from_db)
-                    .map(TicketPriority::graphql_value),
+            "status" => |t, _| Ok(t.status.graphql_value()),
+            "priority" => |t, _| {
+                Ok(t.priority
+                    .map_or(Value::Null, TicketPriority::graphql_value))
             },
             "anonymousTraits" => |t, _| json(&t.anonymous_traits),
             "aiResolved" => |t, _| Ok(of(&t.ai_resolved)),

@@ -32,11 +32,11 @@ pub enum PriorityFilter {
 }
 
 impl PriorityFilter {
-    fn stored(self) -> Option<&'static str> {
+    fn stored(self) -> Option<TicketPriority> {
         match self {
-            PriorityFilter::Low => Some(TicketPriority::Low.as_db()),
-            PriorityFilter::Medium => Some(TicketPriority::Medium.as_db()),
-            PriorityFilter::High => Some(TicketPriority::High.as_db()),
+            PriorityFilter::Low => Some(TicketPriority::Low),
+            PriorityFilter::Medium => Some(TicketPriority::Medium),
+            PriorityFilter::High => Some(TicketPriority::High),
             PriorityFilter::Unset => None,
         }
     }
@@ -203,10 +203,10 @@ impl TicketFilter {
         mut query: tickets::BoxedQuery<'a, Pg, ST>,
     ) -> tickets::BoxedQuery<'a, Pg, ST> {
         if let Some(statuses) = &self.status {
-            query = query.filter(tickets::status.eq_any(statuses.iter().map(|s| s.as_db())));
+            query = query.filter(tickets::status.eq_any(statuses.clone()));
         }
         if let Some(priorities) = &self.priority {
-            let set: Vec<&str> = priorities.iter().filter_map(|p| p.stored()).collect();
+            let set: Vec<TicketPriority> = priorities.iter().filter_map(|p| p.stored()).collect();
             let unset = priorities.contains(&PriorityFilter::Unset);
             query = match unset {
                 true => query.filter(
@@ -218,10 +218,10 @@ impl TicketFilter {
             };
         }
         if let Some(sources) = &self.channel_source {
-            query = query.filter(tickets::channel_source.eq_any(sources.iter().map(|s| s.as_db())));
+            query = query.filter(tickets::channel_source.eq_any(sources.clone()));
         }
         if let Some(details) = &self.channel_detail {
-            query = query.filter(tickets::channel_detail.eq_any(details.iter().map(|d| d.as_db())));
+            query = query.filter(tickets::channel_detail.eq_any(details.clone()));
         }
         if let Some(assignee) = &self.assignee {
             query = apply_assignee(query, assignee);

@@ -24,14 +24,6 @@ use crate::persons::Person;
 use crate::tags::loaders::TagsOf;
 use crate::teams::loaders::EmailChannelById;
 
-pub(super) fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
-    parse(value)
-        .ok_or_else(|| {
-            AppError::internal(format!("unknown {column} value in the database: {value:?}"))
-        })
-        .gql()
-}
-
 /// A support conversation with a customer, through one channel.
 #[Object]
 impl Ticket {
@@ -46,20 +38,13 @@ impl Ticket {
     }
 
     /// The channel the ticket came in through.
-    async fn channel_source(&self) -> Result<ChannelSource> {
-        stored(
-            "channel_source",
-            &self.channel_source,
-            ChannelSource::from_db,
-        )
+    async fn channel_source(&self) -> ChannelSource {
+        self.channel_source
     }
 
     /// Where within its channel the ticket came from; null when the channel has no detail.
-    async fn channel_detail(&self) -> Result<Option<ChannelDetail>> {
+    async fn channel_detail(&self) -> Option<ChannelDetail> {
         self.channel_detail
-            .as_deref()
-            .map(|detail| stored("channel_detail", detail, ChannelDetail::from_db))
-            .transpose()
     }
 
     /// The customer's distinct id (the analytics identifier the person is found by).
@@ -68,16 +53,13 @@ impl Ticket {
     }
 
     /// Ticket status: new, open, pending, on_hold, or resolved.
-    async fn status(&self) -> Result<TicketStatus> {
-        stored("status", &self.status, TicketStatus::from_db)
+    async fn status(&self) -> TicketStatus {
+        self.status
     }
 
     /// Ticket priority: low, medium, or high. Null if unset.
-    async fn priority(&self) -> Result<Option<TicketPriority>> {
+    async fn priority(&self) -> Option<TicketPriority> {
         self.priority
-            .as_deref()
-            .map(|priority| stored("priority", priority, TicketPriority::from_db))
-            .transpose()
     }
 
     /// Customer-provided traits such as name and email.

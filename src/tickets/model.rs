@@ -77,11 +77,11 @@ pub struct Ticket {
     pub id: Uuid,
     pub team_id: Uuid,
     pub ticket_number: i32,
-    pub channel_source: String,
-    pub channel_detail: Option<String>,
+    pub channel_source: ChannelSource,
+    pub channel_detail: Option<ChannelDetail>,
     pub distinct_id: String,
-    pub status: String,
-    pub priority: Option<String>,
+    pub status: TicketStatus,
+    pub priority: Option<TicketPriority>,
     pub anonymous_traits: RawJson,
     pub ai_resolved: bool,
     pub escalation_reason: Option<String>,
@@ -109,8 +109,8 @@ impl Ticket {
     /// How the ticket finds its customer: by distinct id, and for email tickets by the
     /// sender's address too.
     pub fn person_key(&self) -> PersonKey {
-        let email = match self.channel_source.as_str() {
-            "email" => self.email_from.clone(),
+        let email = match self.channel_source {
+            ChannelSource::Email => self.email_from.clone(),
             _ => None,
         };
         PersonKey {

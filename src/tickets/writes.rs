@@ -175,10 +175,10 @@ pub fn create(conn: &mut PgConnection, team_id: Uuid, new: &NewTicket) -> AppRes
                 tickets::id.eq(id),
                 tickets::team_id.eq(team_id),
                 tickets::ticket_number.eq(number),
-                tickets::channel_source.eq(new.channel_source.as_db()),
-                tickets::channel_detail.eq(new.channel_detail.map(ChannelDetail::as_db)),
+                tickets::channel_source.eq(new.channel_source),
+                tickets::channel_detail.eq(new.channel_detail),
                 tickets::distinct_id.eq(&new.distinct_id),
-                tickets::status.eq(TicketStatus::New.as_db()),
+                tickets::status.eq(TicketStatus::New),
                 tickets::anonymous_traits.eq(&new.anonymous_traits),
                 tickets::email_subject.eq(&new.email_subject),
                 tickets::email_from.eq(&new.email_from),
@@ -514,7 +514,7 @@ pub fn bulk_status(
     for ticket in &locked {
         let updated: Ticket = diesel::update(tickets::table.find(ticket.id))
             .set((
-                tickets::status.eq(status.as_db()),
+                tickets::status.eq(status),
                 tickets::updated_at.eq(change_time(ticket.updated_at, clock)),
             ))
             .returning(Ticket::as_returning())

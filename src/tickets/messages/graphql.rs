@@ -33,8 +33,8 @@ impl Message {
     }
 
     /// Who wrote it: the customer, a support agent or the AI.
-    async fn author_type(&self) -> Result<MessageAuthorType> {
-        author_type(self)
+    async fn author_type(&self) -> MessageAuthorType {
+        self.author_type
     }
 
     /// An internal note: never shown to the customer, not counted on the ticket.
@@ -94,7 +94,7 @@ impl ListObject for Message {
         Plan::Row(match field {
             "id" => |m, _| Ok(of(&m.id)),
             "content" => |m, _| Ok(string(&m.content)),
-            "authorType" => |m, _| author_type(m).map(MessageAuthorType::graphql_value),
+            "authorType" => |m, _| Ok(m.author_type.graphql_value()),
             "isPrivate" => |m, _| Ok(of(&m.is_private)),
             "createdAt" => |m, _| Ok(of(&m.created_at)),
             "createdBy" => return Plan::Batch(authors),
@@ -102,12 +102,6 @@ impl ListObject for Message {
             _ => return Plan::Each,
         })
     }
-}
-
-fn author_type(message: &Message) -> Result<MessageAuthorType> {
-    MessageAuthorType::from_db(&message.author_type)
-        .ok_or_else(|| AppError::internal(format!("unknown author_type {:?}", message.author_type)))
-        .gql()
 }
 
 /// The agents who wrote a page of messages, with one loader call.

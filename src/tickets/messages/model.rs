@@ -28,7 +28,7 @@ pub struct Message {
     /// it (the loader hands each a clone), and a page can hold megabytes of text.
     #[diesel(deserialize_as = String)]
     pub content: std::sync::Arc<str>,
-    pub author_type: String,
+    pub author_type: MessageAuthorType,
     pub is_private: bool,
     pub created_by: Option<Uuid>,
     pub deleted: bool,

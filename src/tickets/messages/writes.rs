@@ -54,7 +54,7 @@ pub fn send(
             messages::team_id.eq(team_id),
             messages::ticket_id.eq(ticket_id),
             messages::content.eq(&new.content),
-            messages::author_type.eq(new.author_type.as_db()),
+            messages::author_type.eq(new.author_type),
             messages::is_private.eq(new.is_private),
             messages::created_by.eq(match new.author_type {
                 MessageAuthorType::Support => new.created_by,
@@ -84,8 +84,8 @@ fn count_new_message(
     message: &Message,
 ) -> QueryResult<()> {
     let at = message.created_at;
-    let (team_unread, customer_unread) = match message.author_type.as_str() {
-        "customer" => (1, 0),
+    let (team_unread, customer_unread) = match message.author_type {
+        MessageAuthorType::Customer => (1, 0),
         _ => (0, 1),
     };
     diesel::update(tickets::table.find(ticket.id))
@@ -175,8 +175,8 @@ fn recount(
         .select((messages::created_at, messages::content))
         .first(conn)
         .optional()?;
-    let (team_less, customer_less) = match deleted.author_type.as_str() {
-        "customer" => (1, 0),
+    let (team_less, customer_less) = match deleted.author_type {
+        MessageAuthorType::Customer => (1, 0),
         _ => (0, 1),
     };
     diesel::update(tickets::table.find(ticket.id))
