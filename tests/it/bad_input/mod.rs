@@ -6,9 +6,11 @@
 //! - `cases`: the corpus's case format, its placeholders and forged cursors;
 //! - `requests`: a case made into an HTTP request (generated documents and bodies), sent;
 //! - `checks`: what an answer must be, the database snapshot, the panic watch, health;
-//! - `replay`: the test that replays the corpus.
+//! - `replay`: the test that replays the corpus;
+//! - `error_shapes`: snapshots of typical refusals, whole, as a client reads them.
 
 mod cases;
 mod checks;
+mod error_shapes;
 mod replay;
 mod requests;
