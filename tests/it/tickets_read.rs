@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
 
+use crate::helpers::snapshots::response_settings;
 use crate::helpers::{self, fixtures, test_db, TestServer};
 
 const PAGE: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
@@ -225,4 +226,24 @@ async fn tickets_are_found_by_id_or_number_and_only_in_the_own_team() {
     assert_eq!(body["errors"][0]["extensions"]["field"], "id", "{body}");
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.starts_with("id: "), "{body}");
+}
+
+/// A first page and the one after it, whole: edges, cursors, `pageInfo` on both sides,
+/// `totalCount` of the whole result (ids, cursors and times redacted, their form checked).
+#[tokio::test]
+async fn a_page_and_the_next_keep_their_shape() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    // Newest first: 5, 4, then 3 and 2 (same `updatedAt`, by id descending), then 1.
+    fixtures::tickets(&mut db.conn(), team, 5);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let first_page = client.data(PAGE, json!({ "first": 2 })).await;
+    let after = first_page["tickets"]["pageInfo"]["endCursor"].clone();
+    let second_page = client
+        .data(PAGE, json!({ "first": 2, "after": after }))
+        .await;
+    let pages = json!({ "first_page": first_page, "second_page": second_page });
+    response_settings().bind(|| insta::assert_json_snapshot!(pages));
 }

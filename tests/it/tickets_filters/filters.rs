@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::support::{at, check_all, days, hours, minutes, ordered, walk_backward, walk_forward};
 use crate::helpers::fixtures::{self, TicketSpec};
+use crate::helpers::snapshots::response_settings;
 use crate::helpers::{self, test_db, TestServer};
 
 /// Seven tickets of team `acme` so that every filter has matching and non-matching ones,
@@ -426,4 +427,37 @@ async fn filters_combine_with_and() {
         walk_backward(&client, &filter, &order, 3).await,
         vec![7, 6, 3, 2]
     );
+}
+
+/// A filtered, ordered page of the catalog, whole: what a ticket list shows (status,
+/// priority, channel, tags, assignee as a user or a role, traits) with `pageInfo` and the
+/// filtered `totalCount` (ids, cursors and times redacted, their form checked).
+#[tokio::test]
+async fn a_filtered_page_keeps_its_shape() {
+    let db = test_db();
+    let c = catalog(&mut db.conn());
+    let key = helpers::create_key(&db.url, c.team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let page = server
+        .client(&key)
+        .data(
+            r#"query($filter: TicketFilter, $orderBy: [TicketOrder!]) {
+              tickets(filter: $filter, orderBy: $orderBy, first: 2) {
+                totalCount
+                pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                edges { cursor node {
+                  id ticketNumber status priority channelSource channelDetail distinctId
+                  aiResolved anonymousTraits tags createdAt updatedAt slaDueAt snoozedUntil
+                  assignee { id type user { id name email } role { id name } }
+                } }
+              }
+            }"#,
+            json!({
+                "filter": { "assignee": { "unassigned": false }, "status": ["OPEN", "PENDING", "NEW"] },
+                "orderBy": [{ "field": "UPDATED_AT", "direction": "DESC" }],
+            }),
+        )
+        .await;
+    // #7 (a role's, by email) and #6 (a user's, from Teams) of 7, 6, 3, 2.
+    response_settings().bind(|| insta::assert_json_snapshot!(page));
 }
