@@ -57,12 +57,7 @@ fn data_dir_goes_before_or_after_the_subcommand() {
 
 #[test]
 fn print_schema_matches_the_committed_schema_graphql() {
-    let output = Command::new(helpers::binary())
-        .arg("print-schema")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let printed = String::from_utf8(output.stdout).unwrap();
+    let printed = helpers::printed_schema();
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
         .expect("schema.graphql at the repository root");
     assert!(

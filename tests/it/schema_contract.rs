@@ -1,5 +1,6 @@
 //! `Ticket` follows `ticket.schema.json` (the reference's REST schema) property by
-//! property: camelCase name, type, nullability, and a description on every field.
+//! property: camelCase name, type, nullability, and a description on every field; and the
+//! whole SDL is a reviewed snapshot, so that any change to the schema shows as a diff.
 
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
@@ -151,4 +152,89 @@ async fn ticket_matches_the_reference_schema_field_by_field() {
             "WIDGET_API"
         ]
     );
+}
+
+/// The top-level definitions of an SDL, in order, each with its description: a definition
+/// ends where its braces close (or at the end of its line, for scalars and directives).
+fn sdl_definitions(sdl: &str) -> Vec<Vec<&str>> {
+    let mut definitions = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut in_description = false;
+    let mut depth = 0_i32;
+    for line in sdl.lines() {
+        if !in_description && depth == 0 && line.trim().is_empty() {
+            assert!(
+                current.is_empty(),
+                "a description without a definition: {current:?}"
+            );
+            continue;
+        }
+        current.push(line);
+        let quotes = line.matches("\"\"\"").count();
+        if in_description || quotes > 0 {
+            // Block strings: `"""` opens or closes one; `"""text"""` is one of its own.
+            in_description ^= quotes % 2 == 1;
+            continue;
+        }
+        depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+        if depth == 0 {
+            definitions.push(std::mem::take(&mut current));
+        }
+    }
+    assert!(
+        current.is_empty() && depth == 0,
+        "the SDL ends inside {current:?}"
+    );
+    definitions
+}
+
+/// Which snapshot a definition belongs to, by its first line that is not description.
+fn sdl_part(definition: &[&str]) -> &'static str {
+    let mut in_description = false;
+    for line in definition {
+        let quotes = line.matches("\"\"\"").count();
+        if in_description || quotes > 0 {
+            in_description ^= quotes % 2 == 1;
+            continue;
+        }
+        let mut words = line.split(|c: char| c.is_whitespace() || c == '{' || c == '@');
+        return match (words.next(), words.next()) {
+            (Some("schema"), _) => "operations",
+            (Some("type"), Some("Query" | "Mutation" | "Subscription")) => "operations",
+            (Some("type" | "interface" | "union"), _) => "object_types",
+            (Some("input" | "enum" | "scalar" | "directive"), _) => {
+                "inputs_enums_scalars_directives"
+            }
+            _ => panic!("a new kind of definition, give it a snapshot: {line}"),
+        };
+    }
+    panic!("a definition without a keyword: {definition:?}")
+}
+
+/// The SDL `ticketgate print-schema` prints (which `schema.graphql` must equal: see
+/// `cli::print_schema_matches_the_committed_schema_graphql`), in three reviewed snapshots:
+/// the root operations, the object types, and the inputs, enums, scalars and directives.
+#[test]
+fn the_printed_schema_keeps_its_reviewed_shape() {
+    let sdl = helpers::printed_schema();
+    let definitions = sdl_definitions(&sdl);
+    // Nothing lost, nothing reordered: the definitions are the SDL, less its blank lines.
+    let kept: Vec<&str> = definitions.iter().flatten().copied().collect();
+    let printed: Vec<&str> = sdl.lines().filter(|l| !l.trim().is_empty()).collect();
+    let kept: Vec<&str> = kept.into_iter().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(kept, printed);
+    for part in [
+        "operations",
+        "object_types",
+        "inputs_enums_scalars_directives",
+    ] {
+        let text: Vec<String> = definitions
+            .iter()
+            .filter(|definition| sdl_part(definition) == part)
+            .map(|definition| definition.join("\n"))
+            .collect();
+        assert!(!text.is_empty(), "no {part} in the SDL");
+        let definitions = text.join("\n\n");
+        insta::assert_snapshot!(format!("schema_sdl_{part}"), definitions);
+    }
 }

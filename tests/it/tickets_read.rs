@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
 
+use crate::helpers::snapshots::response_settings;
 use crate::helpers::{self, fixtures, test_db, TestServer};
 
 const PAGE: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
@@ -307,4 +308,23 @@ async fn an_unknown_stored_enum_value_is_a_coded_error_not_a_panic() {
         "{body}"
     );
     assert_eq!(body["data"]["ticket"]["id"], ids[2].to_string(), "{body}");
+
+/// A first page and the one after it, whole: edges, cursors, `pageInfo` on both sides,
+/// `totalCount` of the whole result (ids, cursors and times redacted, their form checked).
+#[tokio::test]
+async fn a_page_and_the_next_keep_their_shape() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    // Newest first: 5, 4, then 3 and 2 (same `updatedAt`, by id descending), then 1.
+    fixtures::tickets(&mut db.conn(), team, 5);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let first_page = client.data(PAGE, json!({ "first": 2 })).await;
+    let after = first_page["tickets"]["pageInfo"]["endCursor"].clone();
+    let second_page = client
+        .data(PAGE, json!({ "first": 2, "after": after }))
+        .await;
+    let pages = json!({ "first_page": first_page, "second_page": second_page });
+    response_settings().bind(|| insta::assert_json_snapshot!(pages));
 }

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod fixtures;
 pub mod replica;
 pub mod server;
+pub mod snapshots;
 pub mod ws;
 
 pub use client::Client;
@@ -44,4 +45,18 @@ pub fn create_key(url: &str, team_id: uuid::Uuid, scopes: &[Scope]) -> String {
 /// The path of the built `ticketgate` binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_ticketgate")
+}
+
+/// The SDL as `ticketgate print-schema` prints it (what `schema.graphql` must hold).
+pub fn printed_schema() -> String {
+    let output = std::process::Command::new(binary())
+        .arg("print-schema")
+        .output()
+        .expect("run `ticketgate print-schema`");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("the SDL is UTF-8")
 }
