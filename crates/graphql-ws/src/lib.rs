@@ -6,7 +6,11 @@
 //!
 //! - `connection`: the protocol-agnostic loop (timeouts, limits, operations, writes);
 //! - `operation`: one operation as a stream of events;
-//! - `transport_ws`, `legacy_ws`: the two subprotocols' messages and rules;
+//! - `protocol`: what the subprotocols share (client messages, close frames, the
+//!   `Protocol` trait, message helpers);
+//! - `transport_ws`, `legacy_ws`: the two subprotocols' messages and rules, on `protocol`;
+//! - `subprotocol`: `negotiate`, the handshake's choice between them (the only module that
+//!   knows both);
 //! - `slots`: at most N connections per credential;
 //! - `shutdown`: closing connections from outside (revoked credential, server stop).
 //!
@@ -23,6 +27,7 @@ mod operation;
 mod protocol;
 pub mod shutdown;
 pub mod slots;
+mod subprotocol;
 mod transport_ws;
 
 use std::time::Duration;
@@ -34,8 +39,9 @@ use tokio_tungstenite::WebSocketStream;
 
 pub use connection::{Admit, Shutdown};
 pub use operation::{Admission, Authorize, OnPoll, Rejection};
-pub use protocol::{close, negotiate, CloseFrame, Subprotocol};
+pub use protocol::{close, CloseFrame};
 pub use shutdown::{closer, GoingAway};
+pub use subprotocol::{negotiate, Subprotocol};
 
 /// The `extensions.code` values this transport puts in errors of its own.
 pub mod codes {

@@ -1,11 +1,10 @@
-//! What the two subprotocols share: the decoded client messages, the close frames, and the
-//! `Protocol` trait through which the connection loop speaks either of them.
+//! What the two subprotocols share: the decoded client messages, the close frames, the
+//! `Protocol` trait through which the connection loop speaks either of them, and the helpers
+//! both use to read and write messages. It knows neither subprotocol: `transport_ws` and
+//! `legacy_ws` build on it, and `subprotocol` (the handshake's choice) on those.
 
 use async_graphql::{Request, Response, ServerError, Variables};
 use serde_json::{json, Map, Value};
-
-use crate::legacy_ws::GRAPHQL_WS;
-use crate::transport_ws::GRAPHQL_TRANSPORT_WS;
 
 /// A client message, decoded and checked; the same for both subprotocols.
 #[derive(Debug)]
@@ -107,35 +106,6 @@ pub(crate) trait Protocol: Sync {
     fn duplicate(&self, id: &str) -> Option<CloseFrame>;
     /// Whether the client's `complete`/`stop` is answered with a `complete`.
     fn confirms_stop(&self) -> bool;
-}
-
-/// One of the two subprotocols, as the handshake agreed on it.
-#[derive(Clone, Copy)]
-pub struct Subprotocol(pub(crate) &'static dyn Protocol);
-
-impl Subprotocol {
-    /// The `Sec-WebSocket-Protocol` name, for the handshake's answer.
-    pub fn name(self) -> &'static str {
-        self.0.name()
-    }
-}
-
-impl std::fmt::Debug for Subprotocol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The subprotocol to speak, from the client's offer (the `Sec-WebSocket-Protocol` values,
-/// split at commas), preferring the modern one. None: the client offers neither, and the
-/// upgrade should be refused.
-pub fn negotiate<'a>(offered: impl IntoIterator<Item = &'a str>) -> Option<Subprotocol> {
-    let offered: Vec<&str> = offered.into_iter().map(str::trim).collect();
-    let supported: [&'static dyn Protocol; 2] = [&GRAPHQL_TRANSPORT_WS, &GRAPHQL_WS];
-    supported
-        .into_iter()
-        .find(|protocol| offered.contains(&protocol.name()))
-        .map(Subprotocol)
 }
 
 /// A GraphQL error with a stable `extensions.code`.
@@ -249,18 +219,6 @@ mod tests {
         let frame = CloseFrame::new(4409, format!("Subscriber for {long} already exists"));
         assert!(frame.reason.len() <= MAX_REASON_BYTES);
         assert!(frame.reason.starts_with("Subscriber for é"));
-    }
-
-    #[test]
-    fn negotiation_prefers_the_modern_protocol() {
-        let name = |offer: &[&str]| negotiate(offer.iter().copied()).map(Subprotocol::name);
-        assert_eq!(
-            name(&["graphql-ws", " graphql-transport-ws"]),
-            Some("graphql-transport-ws")
-        );
-        assert_eq!(name(&["graphql-ws"]), Some("graphql-ws"));
-        assert_eq!(name(&["chat", "GRAPHQL-WS"]), None);
-        assert_eq!(name(&[]), None);
     }
 
     #[test]
