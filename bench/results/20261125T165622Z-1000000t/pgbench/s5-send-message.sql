@@ -1,0 +1,13 @@
+-- Scenario 5 (send-message): the 7 statements ticketgate issued for one
+-- request, captured from PostgreSQL's statement log by bench/run.py.
+-- The prologue picks the ticket and the new message's id (ticketgate does both in Rust).
+\set n random(1, 1000)
+SELECT id AS tid FROM tickets WHERE team_id = '01a21394-241e-730b-a219-feb27dc56aac' AND ticket_number = :n \gset
+SELECT tg_pgl.uuid_v7ish() AS mid \gset
+SELECT "api_keys"."id", "api_keys"."team_id", "api_keys"."user_id", "api_keys"."name", "api_keys"."key_prefix", "api_keys"."scopes", "api_keys"."created_at", "api_keys"."last_used_at", "api_keys"."revoked_at" FROM "api_keys" WHERE (("api_keys"."key_hash" = :s1p1) AND ("api_keys"."revoked_at" IS NULL)) LIMIT :s1p2;
+BEGIN;
+SELECT "tickets"."id", "tickets"."team_id", "tickets"."ticket_number", "tickets"."channel_source", "tickets"."channel_detail", "tickets"."distinct_id", "tickets"."status", "tickets"."priority", "tickets"."anonymous_traits", "tickets"."ai_resolved", "tickets"."escalation_reason", "tickets"."unread_customer_count", "tickets"."unread_team_count", "tickets"."message_count", "tickets"."last_message_at", "tickets"."last_message_text", "tickets"."slack_channel_id", "tickets"."slack_thread_ts", "tickets"."slack_team_id", "tickets"."email_channel_id", "tickets"."email_subject", "tickets"."email_from", "tickets"."cc_participants", "tickets"."session_id", "tickets"."session_context", "tickets"."sla_due_at", "tickets"."snoozed_until", "tickets"."created_at", "tickets"."updated_at", clock_timestamp() FROM "tickets" WHERE (("tickets"."team_id" = :s3p1) AND ("tickets"."id" = :tid)) LIMIT :s3p3 FOR UPDATE;
+INSERT INTO "messages" ("id", "team_id", "ticket_id", "content", "author_type", "is_private", "created_by", "created_at") VALUES (:mid, :s4p2, :tid, :s4p4, :s4p5, :s4p6, NULL, :s4p8) RETURNING "messages"."id", "messages"."team_id", "messages"."ticket_id", "messages"."content", "messages"."author_type", "messages"."is_private", "messages"."created_by", "messages"."deleted", "messages"."created_at";
+UPDATE "tickets" SET "message_count" = ("tickets"."message_count" + :s5p1), "last_message_at" = :s5p2, "last_message_text" = :s5p3, "updated_at" = :s5p4, "unread_team_count" = ("tickets"."unread_team_count" + :s5p5), "unread_customer_count" = ("tickets"."unread_customer_count" + :s5p6) WHERE ("tickets"."id" = :tid);
+WITH e AS (INSERT INTO events (team_id, kind, ticket_id, message_id) VALUES (:s6p1, :s6p2, :tid, :mid) RETURNING seq, team_id, kind, ticket_id, message_id) SELECT pg_notify('ticketgate_events', json_build_object( 'seq', seq, 'team', team_id, 'kind', kind, 'ticket', ticket_id, 'message', message_id)::text) FROM e;
+COMMIT;
