@@ -4,6 +4,8 @@
 //! loaders, pagination), `http` (handlers) and the domain modules (`tickets`, `teams`,
 //! `users`, `auth`), each holding its Diesel queries beside its GraphQL types.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod assignments;
 pub mod auth;

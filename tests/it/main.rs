@@ -1,5 +1,8 @@
 //! The one integration-test binary: each module is an area, each test gets its own database.
 
+// Test code: a failed unwrap is a failed test, with its line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod bad_input;

@@ -308,6 +308,7 @@ async fn an_unknown_stored_enum_value_is_a_coded_error_not_a_panic() {
         "{body}"
     );
     assert_eq!(body["data"]["ticket"]["id"], ids[2].to_string(), "{body}");
+}
 
 /// A first page and the one after it, whole: edges, cursors, `pageInfo` on both sides,
 /// `totalCount` of the whole result (ids, cursors and times redacted, their form checked).

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 /// the test process (killed or aborted tests leave no server behind).
 pub fn serve_command(db_url: &str) -> Command {
     let mut command = Command::new(super::binary());
+    // The only unsafe code in the workspace: std has no safe way to run code between fork
+    // and exec, and a server outliving a killed test would hold its port and database.
     // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    #[allow(unsafe_code)]
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut command, || {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)

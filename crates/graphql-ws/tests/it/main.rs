@@ -2,6 +2,9 @@
 //! tokio-tungstenite's handshake: no database, no HTTP framework. The protocol rules
 //! against the real application are in ticketgate's `tests/it/websockets.rs`.
 
+// Test code: a failed unwrap is a failed test, with its line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};

@@ -9,6 +9,9 @@
 //! (`GUARD_ARG`) and as a second process sharing a cluster (`HOLDER_ARG`), before the
 //! harness would parse the command line.
 
+// Test code: a failed unwrap is a failed test, with its line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use libtest_mimic::{Arguments, Trial};
