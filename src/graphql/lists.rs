@@ -59,6 +59,15 @@ pub enum Plan<T> {
     Each,
 }
 
+// Manual: a derive would ask `T: Copy`, and a plan only holds function pointers.
+impl<T> Clone for Plan<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Plan<T> {}
+
 /// A GraphQL object type whose lists are resolved as a whole.
 pub trait ListObject: ContainerType + Send + Sync + Sized {
     /// How lists answer the field named `field` (never `__typename`).

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod context;
 pub mod documents;
 pub mod error_codes;
+pub mod fields;
 pub mod lexical;
 pub mod limits;
 pub mod lists;

@@ -6,15 +6,16 @@ use async_graphql::connection::{Edge, EmptyFields, PageInfo};
 use async_graphql::{Context, Object, Result, Value};
 use futures_util::future::BoxFuture;
 
+use super::fields::TICKET_FIELDS;
 use super::filter::TicketFilter;
-use super::model::{ChannelDetail, Ticket, TicketPriority};
+use super::model::Ticket;
 use super::queries;
 use crate::assignments::loaders::AssigneeOf;
 use crate::assignments::Assignment;
 use crate::auth::TicketScope;
 use crate::error::IntoGql;
 use crate::graphql::context::RequestContext;
-use crate::graphql::lists::values::{json, of, opt_string, string, strings};
+use crate::graphql::lists::values::strings;
 use crate::graphql::lists::{fail_all, nested, ListObject, ObjectList, Page, Plan};
 use crate::graphql::loaders::load_all;
 use crate::persons::queries::PersonKey;
@@ -61,54 +62,11 @@ impl TicketConnection {
 
 impl ListObject for Ticket {
     fn plan(field: &str) -> Plan<Self> {
-        Plan::Row(match field {
-            "id" => |t, _| Ok(of(&t.id)),
-            "ticketNumber" => |t, _| Ok(of(&t.ticket_number)),
-            "channelSource" => |t, _| Ok(t.channel_source.graphql_value()),
-            "channelDetail" => |t, _| {
-                Ok(t.channel_detail
-                    .map_or(Value::Null, ChannelDetail::graphql_value))
-            },
-            "distinctId" => |t, _| Ok(string(&t.distinct_id)),
-            "status" => |t, _| Ok(t.status.graphql_value()),
-            "priority" => |t, _| {
-                Ok(t.priority
-                    .map_or(Value::Null, TicketPriority::graphql_value))
-            },
-            "anonymousTraits" => |t, _| json(&t.anonymous_traits),
-            "aiResolved" => |t, _| Ok(of(&t.ai_resolved)),
-            // Internal: never for customer tokens (as `Ticket.escalationReason`).
-            "escalationReason" => |t, viewer| match viewer.is_customer() {
-                true => Ok(Value::Null),
-                false => Ok(opt_string(t.escalation_reason.as_deref())),
-            },
-            "createdAt" => |t, _| Ok(of(&t.created_at)),
-            "updatedAt" => |t, _| Ok(of(&t.updated_at)),
-            "messageCount" => |t, _| Ok(of(&t.message_count)),
-            "lastMessageAt" => |t, _| Ok(of(&t.last_message_at)),
-            "lastMessageText" => |t, _| Ok(opt_string(t.last_message_text.as_deref())),
-            "unreadTeamCount" => |t, _| Ok(of(&t.unread_team_count)),
-            "unreadCustomerCount" => |t, _| Ok(of(&t.unread_customer_count)),
-            "sessionId" => |t, _| Ok(opt_string(t.session_id.as_deref())),
-            "sessionContext" => |t, _| json(&t.session_context),
-            "slaDueAt" => |t, _| Ok(of(&t.sla_due_at)),
-            "snoozedUntil" => |t, _| Ok(of(&t.snoozed_until)),
-            "slackChannelId" => |t, _| Ok(opt_string(t.slack_channel_id.as_deref())),
-            "slackThreadTs" => |t, _| Ok(opt_string(t.slack_thread_ts.as_deref())),
-            "slackTeamId" => |t, _| Ok(opt_string(t.slack_team_id.as_deref())),
-            "emailSubject" => |t, _| Ok(opt_string(t.email_subject.as_deref())),
-            "emailFrom" => |t, _| Ok(opt_string(t.email_from.as_deref())),
-            "ccParticipants" => |t, _| json(&t.cc_participants),
-            "person" => return Plan::Batch(persons),
-            "assignee" => return Plan::Batch(assignees),
-            "tags" => return Plan::Batch(tags),
-            // `emailTo` (rare in lists) and `messages` (arguments of its own).
-            _ => return Plan::Each,
-        })
+        TICKET_FIELDS.plan(field)
     }
 }
 
-fn persons<'a>(
+pub(super) fn persons<'a>(
     tickets: &'a [&'a Ticket],
     fields: &'a [Context<'a>],
 ) -> BoxFuture<'a, Vec<Option<Value>>> {
@@ -124,7 +82,7 @@ fn persons<'a>(
     })
 }
 
-fn assignees<'a>(
+pub(super) fn assignees<'a>(
     tickets: &'a [&'a Ticket],
     fields: &'a [Context<'a>],
 ) -> BoxFuture<'a, Vec<Option<Value>>> {
@@ -147,7 +105,7 @@ fn assignees<'a>(
     })
 }
 
-fn tags<'a>(
+pub(super) fn tags<'a>(
     tickets: &'a [&'a Ticket],
     fields: &'a [Context<'a>],
 ) -> BoxFuture<'a, Vec<Option<Value>>> {

@@ -2,6 +2,7 @@
 //! is total and a cursor (the sort values of a row plus its id) marks an exact place.
 //! Null SLA/snooze times sort last in both directions: their sort expression is
 //! `COALESCE(column, ±infinity)` (indexed as such), and a cursor stores null for them.
+//! What each field sorts on and how its cursor value reads is its rule in `fields`.
 
 use async_graphql::{Enum, InputObject};
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use diesel::sql_types::{Bool, Integer, Timestamptz};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::fields::{sort_of, Sort, SortKey};
 use super::model::Ticket;
 use crate::db::schema::tickets;
 use crate::db::sql::trusted;
@@ -54,9 +56,15 @@ impl TicketOrder {
     };
 }
 
-/// A checked ordering: at most three distinct fields.
+/// A checked ordering: at most three distinct fields, each with its rule. Serialized (into
+/// cursor fingerprints) as its terms alone.
 #[derive(Clone, Debug, Serialize)]
-pub struct Ordering(Vec<TicketOrder>);
+#[serde(transparent)]
+pub struct Ordering {
+    terms: Vec<TicketOrder>,
+    #[serde(skip)]
+    sorts: Vec<&'static Sort>,
+}
 
 impl Ordering {
     pub fn new(order_by: Option<Vec<TicketOrder>>) -> Result<Ordering, AppError> {
@@ -72,27 +80,44 @@ impl Ordering {
                 return Err(AppError::bad_input("orderBy", "a field appears twice"));
             }
         }
-        if terms.is_empty() {
-            return Ok(Ordering(vec![TicketOrder::DEFAULT]));
-        }
-        Ok(Ordering(terms))
+        let terms = match terms.is_empty() {
+            true => vec![TicketOrder::DEFAULT],
+            false => terms,
+        };
+        let sorts = terms
+            .iter()
+            .map(|term| {
+                sort_of(term.field)
+                    .ok_or_else(|| AppError::internal(format!("no sort rule for {:?}", term.field)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Ordering { terms, sorts })
     }
 
     pub fn terms(&self) -> &[TicketOrder] {
-        &self.0
+        &self.terms
     }
 
-    /// Ticket numbers are unique per team: ordering by one is already total.
+    /// Each term with its rule.
+    fn keys(&self) -> impl Iterator<Item = (&TicketOrder, &'static Sort)> {
+        self.terms.iter().zip(self.sorts.iter().copied())
+    }
+
+    /// Ordering by a key unique within the team is already total.
     fn needs_id(&self) -> bool {
         !self
-            .0
+            .sorts
             .iter()
-            .any(|t| t.field == TicketOrderField::TicketNumber)
+            .any(|sort| matches!(sort.key, SortKey::UniqueNumber(_)))
     }
 
     /// The cursor position of a row: its sort values (null for a missing time) and id.
     pub fn position(&self, ticket: &Ticket) -> Position {
-        let values: Vec<Value> = self.0.iter().map(|t| sort_value(t.field, ticket)).collect();
+        let values: Vec<Value> = self
+            .sorts
+            .iter()
+            .map(|sort| sort_value(sort, ticket))
+            .collect();
         Position {
             key: Value::Array(values),
             id: ticket.id,
@@ -102,12 +127,11 @@ impl Ordering {
     /// Whether a cursor position has this ordering's shape (else it came from elsewhere).
     pub fn accepts(&self, position: &Position) -> bool {
         position.key.as_array().is_some_and(|values| {
-            values.len() == self.0.len()
+            values.len() == self.terms.len()
                 && self
-                    .0
-                    .iter()
+                    .keys()
                     .zip(values)
-                    .all(|(term, value)| bound(term, value).is_some())
+                    .all(|((term, sort), value)| bound(term, sort, value).is_some())
         })
     }
 
@@ -124,12 +148,14 @@ impl Ordering {
     pub fn order_sql(&self, direction: Direction) -> String {
         let flip = direction == Direction::Backward;
         let mut parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|t| format!("{} {}", expression(t), keyword(t.direction, flip)))
+            .keys()
+            .map(|(t, sort)| format!("{} {}", expression(t, sort), keyword(t.direction, flip)))
             .collect();
         if self.needs_id() {
-            let last = self.0.last().map_or(OrderDirection::Desc, |t| t.direction);
+            let last = self
+                .terms
+                .last()
+                .map_or(OrderDirection::Desc, |t| t.direction);
             parts.push(format!("tickets.id {}", keyword(last, flip)));
         }
         parts.join(", ")
@@ -145,19 +171,22 @@ impl Ordering {
         from: &Position,
     ) -> Option<tickets::BoxedQuery<'a, Pg, ST>> {
         let values = from.key.as_array()?;
-        if values.len() != self.0.len() {
+        if values.len() != self.terms.len() {
             return None;
         }
-        let mut keys: Vec<(SortKey, Bound)> = Vec::new();
-        for (term, value) in self.0.iter().zip(values) {
-            keys.push((SortKey::Term(*term), bound(term, value)?));
+        let mut keys: Vec<(SeekKey, Bound)> = Vec::new();
+        for ((term, sort), value) in self.keys().zip(values) {
+            keys.push((SeekKey::Term(*term, sort), bound(term, sort, value)?));
         }
         if self.needs_id() {
-            let last = self.0.last().map_or(OrderDirection::Desc, |t| t.direction);
-            keys.push((SortKey::Id(last), Bound::Id(from.id)));
+            let last = self
+                .terms
+                .last()
+                .map_or(OrderDirection::Desc, |t| t.direction);
+            keys.push((SeekKey::Id(last), Bound::Id(from.id)));
         }
         let flip = direction == Direction::Backward;
-        let ahead = |key: &SortKey| match (key.direction(), flip) {
+        let ahead = |key: &SeekKey| match (key.direction(), flip) {
             (OrderDirection::Asc, false) | (OrderDirection::Desc, true) => Cmp::Greater,
             _ => Cmp::Less,
         };
@@ -198,16 +227,16 @@ enum Cmp {
 }
 
 /// A key of the total order: one of the terms, or the id that breaks ties.
-enum SortKey {
-    Term(TicketOrder),
+enum SeekKey {
+    Term(TicketOrder, &'static Sort),
     Id(OrderDirection),
 }
 
-impl SortKey {
+impl SeekKey {
     fn direction(&self) -> OrderDirection {
         match self {
-            SortKey::Term(term) => term.direction,
-            SortKey::Id(direction) => *direction,
+            SeekKey::Term(term, _) => term.direction,
+            SeekKey::Id(direction) => *direction,
         }
     }
 }
@@ -224,12 +253,8 @@ macro_rules! compared {
     };
 }
 
-fn time_key(term: &TicketOrder) -> TimeExpr {
-    match term.field {
-        TicketOrderField::UpdatedAt => Box::new(tickets::updated_at),
-        TicketOrderField::CreatedAt => Box::new(tickets::created_at),
-        _ => Box::new(trusted::<Timestamptz>(expression(term))),
-    }
+fn time_key(term: &TicketOrder, sort: &Sort) -> TimeExpr {
+    Box::new(trusted::<Timestamptz>(expression(term, sort)))
 }
 
 fn time_bound(value: &Bound) -> TimeExpr {
@@ -241,14 +266,16 @@ fn time_bound(value: &Bound) -> TimeExpr {
     }
 }
 
-fn compare(key: &SortKey, cmp: Cmp, value: &Bound) -> BoolExpr {
+fn compare(key: &SeekKey, cmp: Cmp, value: &Bound) -> BoolExpr {
     match (key, value) {
-        (SortKey::Id(_), Bound::Id(id)) => compared!(tickets::id, cmp, *id),
-        (SortKey::Term(term), Bound::Number(n)) if term.field == TicketOrderField::TicketNumber => {
-            compared!(tickets::ticket_number, cmp, *n)
+        (SeekKey::Id(_), Bound::Id(id)) => compared!(tickets::id, cmp, *id),
+        (SeekKey::Term(term, sort), Bound::Number(n)) => {
+            compared!(trusted::<Integer>(expression(term, sort)), cmp, *n)
         }
-        (SortKey::Term(term), value) => compared!(time_key(term), cmp, time_bound(value)),
-        (SortKey::Id(_), _) => Box::new(trusted::<Bool>("false")),
+        (SeekKey::Term(term, sort), value) => {
+            compared!(time_key(term, sort), cmp, time_bound(value))
+        }
+        (SeekKey::Id(_), _) => Box::new(trusted::<Bool>("false")),
     }
 }
 
@@ -259,18 +286,22 @@ fn keyword(direction: OrderDirection, flip: bool) -> &'static str {
     }
 }
 
-/// The SQL a term sorts on, spelled as in the migrations' indexes.
-fn expression(term: &TicketOrder) -> String {
-    let sentinel = match term.direction {
+/// Where a missing time sorts: last, whichever the direction.
+fn sentinel(direction: OrderDirection) -> &'static str {
+    match direction {
         OrderDirection::Asc => "'infinity'::timestamptz",
         OrderDirection::Desc => "'-infinity'::timestamptz",
-    };
-    match term.field {
-        TicketOrderField::UpdatedAt => "tickets.updated_at".into(),
-        TicketOrderField::CreatedAt => "tickets.created_at".into(),
-        TicketOrderField::TicketNumber => "tickets.ticket_number".into(),
-        TicketOrderField::SlaDueAt => format!("COALESCE(tickets.sla_due_at, {sentinel})"),
-        TicketOrderField::SnoozedUntil => format!("COALESCE(tickets.snoozed_until, {sentinel})"),
+    }
+}
+
+/// The SQL a term sorts on, spelled as in the migrations' indexes.
+fn expression(term: &TicketOrder, sort: &Sort) -> String {
+    let column = format!("tickets.{}", sort.column);
+    match sort.key {
+        SortKey::Time { nullable: true, .. } => {
+            format!("COALESCE({column}, {})", sentinel(term.direction))
+        }
+        _ => column,
     }
 }
 
@@ -278,13 +309,10 @@ fn micros(time: Option<DateTime<Utc>>) -> Value {
     time.map_or(Value::Null, |t| json!(t.timestamp_micros()))
 }
 
-fn sort_value(field: TicketOrderField, ticket: &Ticket) -> Value {
-    match field {
-        TicketOrderField::UpdatedAt => micros(Some(ticket.updated_at)),
-        TicketOrderField::CreatedAt => micros(Some(ticket.created_at)),
-        TicketOrderField::TicketNumber => json!(ticket.ticket_number),
-        TicketOrderField::SlaDueAt => micros(ticket.sla_due_at),
-        TicketOrderField::SnoozedUntil => micros(ticket.snoozed_until),
+fn sort_value(sort: &Sort, ticket: &Ticket) -> Value {
+    match sort.key {
+        SortKey::Time { value, .. } => micros(value(ticket)),
+        SortKey::UniqueNumber(value) => json!(value(ticket)),
     }
 }
 
@@ -303,18 +331,14 @@ fn cursor_time(micros: i64) -> Option<DateTime<Utc>> {
         .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
 }
 
-fn bound(term: &TicketOrder, value: &Value) -> Option<Bound> {
-    match term.field {
-        TicketOrderField::TicketNumber => Some(Bound::Number(i32::try_from(value.as_i64()?).ok()?)),
-        TicketOrderField::UpdatedAt | TicketOrderField::CreatedAt => {
-            Some(Bound::Time(cursor_time(value.as_i64()?)?))
+fn bound(term: &TicketOrder, sort: &Sort, value: &Value) -> Option<Bound> {
+    match (sort.key, value) {
+        (SortKey::UniqueNumber(_), value) => {
+            Some(Bound::Number(i32::try_from(value.as_i64()?).ok()?))
         }
-        TicketOrderField::SlaDueAt | TicketOrderField::SnoozedUntil => match value {
-            Value::Null => Some(Bound::Sentinel(match term.direction {
-                OrderDirection::Asc => "'infinity'::timestamptz",
-                OrderDirection::Desc => "'-infinity'::timestamptz",
-            })),
-            other => Some(Bound::Time(cursor_time(other.as_i64()?)?)),
-        },
+        (SortKey::Time { nullable: true, .. }, Value::Null) => {
+            Some(Bound::Sentinel(sentinel(term.direction)))
+        }
+        (SortKey::Time { .. }, value) => Some(Bound::Time(cursor_time(value.as_i64()?)?)),
     }
 }

@@ -12,6 +12,7 @@
 use async_graphql::Lookahead;
 use diesel::PgConnection;
 
+use super::fields::{Ahead, TICKET_FIELDS};
 use super::Ticket;
 use crate::assignments::{self, loaders::AssigneeOf};
 use crate::auth::TicketScope;
@@ -37,9 +38,17 @@ impl ReadAhead {
             connection.field("nodes"),
             connection.field("edges").field("node"),
         ] {
-            wants.persons |= ticket.field("person").exists();
-            wants.assignees |= ticket.field("assignee").exists();
-            wants.tags |= ticket.field("tags").exists();
+            for rule in TICKET_FIELDS.fields {
+                let Some(ahead) = rule.more.ahead else {
+                    continue;
+                };
+                let asked = ticket.field(rule.name).exists();
+                match ahead {
+                    Ahead::Persons => wants.persons |= asked,
+                    Ahead::Assignees => wants.assignees |= asked,
+                    Ahead::Tags => wants.tags |= asked,
+                }
+            }
         }
         wants
     }
