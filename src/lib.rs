@@ -1,8 +1,9 @@
 //! ticketgate: a GraphQL gateway over customer-support tickets.
 //!
-//! `app` assembles a server from `db` (pool, migrations, local cluster), `graphql` (schema,
-//! loaders, pagination), `http` (handlers) and the domain modules (`tickets`, `teams`,
-//! `users`, `auth`), each holding its Diesel queries beside its GraphQL types.
+//! Layers, imports pointing down only (see ARCHITECTURE.md): `config`, `error`, `validate`,
+//! `metrics` ← `db` ← `events` ← `auth` ← `graphql` (machinery, no domain) ← the domains
+//! (`users`, `tags`, `teams`, `persons`, `assignments` ← `tickets`) ← `schema` (assembly)
+//! ← `http` ← `app`, `cli`, `seed`.
 
 #![forbid(unsafe_code)]
 
