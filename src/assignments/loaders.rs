@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{queries, Assignment};
 use crate::error::AppError;
-use crate::graphql::loaders::{ids, Batch, LoadResult};
+use crate::graphql::loaders::{Batch, LoadResult};
 
 /// The assignee of a ticket.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,16 +17,7 @@ impl Loader<AssigneeOf> for Batch {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[AssigneeOf]) -> LoadResult<AssigneeOf, Assignment> {
-        let mut taken = self.take_primed(keys);
-        if !taken.missing.is_empty() {
-            let ticket_ids = ids(&taken.missing, |k| k.0);
-            let more = self
-                .run(move |conn, _| Ok(queries::for_tickets(conn, &ticket_ids)?))
-                .await?;
-            taken
-                .found
-                .extend(more.into_iter().map(|(id, a)| (AssigneeOf(id), a)));
-        }
-        Ok(taken.found)
+        self.read_ahead_or(keys, |key| key.0, AssigneeOf, queries::for_tickets)
+            .await
     }
 }

@@ -199,6 +199,33 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// For a loader keyed by one id whose answers a page may have read ahead: hands those
+    /// out, and asks `query` for the rest in one statement.
+    pub async fn read_ahead_or<K, V, Q>(
+        &self,
+        keys: &[K],
+        id_of: fn(&K) -> Uuid,
+        key_of: fn(Uuid) -> K,
+        query: Q,
+    ) -> LoadResult<K, V>
+    where
+        K: Hash + Eq + Clone + Send + 'static,
+        V: Send + 'static,
+        Q: FnOnce(&mut diesel::PgConnection, &[Uuid]) -> diesel::QueryResult<HashMap<Uuid, V>>
+            + Send
+            + 'static,
+    {
+        let Taken { mut found, missing } = self.take_primed(keys);
+        if !missing.is_empty() {
+            let ids: Vec<Uuid> = missing.iter().map(id_of).collect();
+            let more = self.run(move |conn, _| Ok(query(conn, &ids)?)).await?;
+            found.extend(more.into_iter().map(|(id, value)| (key_of(id), value)));
+        }
+        Ok(found)
+    }
+}
+
 /// The ids inside some keys.
 pub fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
     keys.iter().map(|k| id(*k)).collect()
