@@ -134,7 +134,7 @@ impl App {
             .await
             .map_err(AppError::from)??;
         let metrics = Arc::new(Metrics::new()?);
-        let pool = db::build_pool(
+        let db = Db::connect(
             url,
             &PoolOptions {
                 max_size: options.pool_size,
@@ -142,8 +142,8 @@ impl App {
                 statement_timeout: options.statement_timeout(),
             },
             metrics.db_statements.clone(),
+            metrics.db_trips.clone(),
         );
-        let db = Db::new(pool, metrics.db_trips.clone());
         let broker = Broker::new(options.subscription_queue);
         let schema = build_schema(
             Some(SchemaData {

@@ -2,13 +2,14 @@
 //! and the statement counter behind `ticketgate_db_statements_total`.
 
 pub mod bulk_load;
+pub mod health;
 pub mod json;
 pub mod local_pg;
 pub mod migrations;
 pub mod schema;
 pub mod sql;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use diesel::connection::InstrumentationEvent;
@@ -18,6 +19,7 @@ use prometheus::IntCounter;
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
+use health::{is_connection_loss, with_connect_timeout, Health, PROBE_EVERY};
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
@@ -92,22 +94,55 @@ pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> P
 /// connection to whichever thread grabs it first, and under load some waiters lost again
 /// and again (a request at 2,800 req/s waited up to 2 s while the median took 10 ms).
 /// Waiting here also parks no blocking thread.
+///
+/// When the database goes away, requests fail fast and the pool is replaced by a fresh
+/// one as soon as the database answers again (see `health`).
 #[derive(Clone)]
 pub struct Db {
-    pool: PgPool,
+    pool: Arc<RwLock<PgPool>>,
     turns: Arc<Semaphore>,
     /// Counts the trips to the blocking pool (`ticketgate_db_trips_total`).
     trips: IntCounter,
+    health: Arc<Health>,
+    /// What a replacement pool is built from.
+    url: Arc<str>,
+    options: PoolOptions,
+    statements: IntCounter,
 }
 
 impl Db {
-    pub fn new(pool: PgPool, trips: IntCounter) -> Self {
+    /// The pool of `url` (opened lazily: see [`build_pool`]) behind the fair queue.
+    pub fn connect(
+        url: &str,
+        options: &PoolOptions,
+        statements: IntCounter,
+        trips: IntCounter,
+    ) -> Self {
+        let pool = build_pool(url, options, statements.clone());
         let turns = Arc::new(Semaphore::new(pool.max_size() as usize));
-        Db { pool, turns, trips }
+        Db {
+            pool: Arc::new(RwLock::new(pool)),
+            turns,
+            trips,
+            health: Arc::default(),
+            url: url.into(),
+            options: options.clone(),
+            statements,
+        }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// The pool as it is now (a replacement after an outage is another pool).
+    pub fn pool(&self) -> PgPool {
+        self.pool
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// False from the moment a request lost its connection until the database answers a
+    /// probe again.
+    pub fn is_up(&self) -> bool {
+        self.health.is_up()
     }
 
     pub async fn run<T, F>(&self, work: F) -> AppResult<T>
@@ -115,7 +150,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        if !self.health.is_up() {
+            return Err(AppError::DbUnavailable(
+                "the database is unreachable (reconnecting)".into(),
+            ));
+        }
+        let pool = self.pool();
         let turn = tokio::time::timeout(
             pool.connection_timeout(),
             self.turns.clone().acquire_owned(),
@@ -124,12 +164,42 @@ impl Db {
         .map_err(|_| AppError::DbUnavailable("timed out waiting for a database connection".into()))?
         .map_err(|err| AppError::DbUnavailable(Box::new(err)))?;
         self.trips.inc();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let mut conn = pool.get()?;
             work(&mut conn)
         })
-        .await?
+        .await?;
+        if let Err(err) = &result {
+            if is_connection_loss(err) && self.health.mark_down() {
+                tokio::spawn(self.clone().probe_until_up());
+            }
+        }
+        result
+    }
+
+    /// Tries a fresh connection every `PROBE_EVERY`; once one answers, swaps in a new
+    /// pool (the old one's connections are all dead) and lets requests through again.
+    async fn probe_until_up(self) {
+        let url = with_connect_timeout(&self.url);
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            let url = url.clone();
+            let answered = tokio::task::spawn_blocking(move || {
+                let mut conn = PgConnection::establish(&url).ok()?;
+                diesel::sql_query("SELECT 1").execute(&mut conn).ok()
+            })
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+            if answered {
+                let fresh = build_pool(&self.url, &self.options, self.statements.clone());
+                *self.pool.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+                self.health.mark_up();
+                return;
+            }
+        }
     }
 
     /// Like [`Db::run`], inside one transaction: all of it commits or none of it does.

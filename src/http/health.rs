@@ -15,7 +15,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .content_type("text/plain")
             .body("shutting down");
     }
-    if state.db.ping().await {
+    // Known down: say so at once (a probe runs in the background). Otherwise ask, but
+    // answer within a second: a balancer's probe must not hang on a dead database.
+    let answers = state.db.is_up()
+        && tokio::time::timeout(std::time::Duration::from_secs(1), state.db.ping())
+            .await
+            .unwrap_or(false);
+    if answers {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {
         HttpResponse::ServiceUnavailable()

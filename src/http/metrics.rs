@@ -11,7 +11,7 @@ use super::AppState;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.db.pool()))
+        .body(state.metrics.render(&state.db.pool()))
 }
 
 /// Counts every request by route pattern (not raw path: bounded label values) and status,

@@ -11,6 +11,7 @@ mod concurrency;
 mod counters;
 mod customers;
 mod dataloaders;
+mod db_outage;
 mod deep_input;
 mod graphql_http;
 mod hostile;
