@@ -70,7 +70,7 @@ impl From<AppError> for Refusal {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let gql = async_graphql::ErrorExtensions::extend(&err);
-        Refusal::new(status, err.code(), gql.message)
+        Refusal::new(status, err.code().as_str(), gql.message)
     }
 }
 
