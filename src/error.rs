@@ -10,24 +10,6 @@ mod code;
 
 pub use code::ErrorCode;
 
-/// Stable `extensions.code` values. Clients switch on these, so never rename one.
-pub mod codes {
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const CONFLICT: &str = "CONFLICT";
-    pub const DB_UNAVAILABLE: &str = "DB_UNAVAILABLE";
-    pub const INTERNAL: &str = "INTERNAL";
-    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
-    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]

@@ -323,3 +323,28 @@ mod authorization_tests {
         assert_eq!(authorization(&json!("Bearer tg_x")), None);
     }
 }
+
+#[cfg(test)]
+mod transport_code_tests {
+    use crate::error::ErrorCode;
+
+    /// `graphql-ws` knows nothing of the app, so it spells the codes it sends itself:
+    /// they must be the app's, string for string.
+    #[test]
+    fn the_transports_codes_are_error_codes() {
+        let pairs = [
+            (graphql_ws::codes::BAD_REQUEST, ErrorCode::BadRequest),
+            (
+                graphql_ws::codes::UNAUTHENTICATED,
+                ErrorCode::Unauthenticated,
+            ),
+            (
+                graphql_ws::codes::TOO_MANY_SUBSCRIPTIONS,
+                ErrorCode::TooManySubscriptions,
+            ),
+        ];
+        for (transport, app) in pairs {
+            assert_eq!(transport, app.as_str());
+        }
+    }
+}
