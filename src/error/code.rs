@@ -173,6 +173,28 @@ mod tests {
         assert_eq!(table, expected);
     }
 
+    /// The README's table of codes (under "## Errors") lists exactly these.
+    #[test]
+    fn the_readme_lists_every_code() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Errors\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has an `## Errors` section");
+        let mut listed: Vec<&str> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|row| row.split(" | ").next())
+            .flat_map(|codes| codes.split(", "))
+            .map(|code| code.trim_matches('`'))
+            .collect();
+        listed.sort_unstable();
+        let mut codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        codes.sort_unstable();
+        assert_eq!(listed, codes);
+    }
+
     #[test]
     fn strings_are_distinct_and_display_as_themselves() {
         let mut strings: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
