@@ -1,27 +1,14 @@
 //! The one error type of ticketgate, and the one place it becomes a GraphQL error.
 //!
-//! Every error a client can see carries a stable `extensions.code`; internal details
-//! (SQL, pool state, I/O) are logged here and never sent.
+//! Every error a client can see carries a stable `extensions.code`, an `ErrorCode`
+//! (`code.rs`: the one list of them, and the one way to build a coded error); internal
+//! details (SQL, pool state, I/O) are logged here and never sent.
 
 use async_graphql::ErrorExtensions;
 
-/// Stable `extensions.code` values. Clients switch on these, so never rename one.
-pub mod codes {
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const CONFLICT: &str = "CONFLICT";
-    pub const DB_UNAVAILABLE: &str = "DB_UNAVAILABLE";
-    pub const INTERNAL: &str = "INTERNAL";
-    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
-    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
-}
+mod code;
+
+pub use code::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -56,15 +43,15 @@ impl AppError {
         AppError::Internal(err.into())
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::Unauthenticated(_) => codes::UNAUTHENTICATED,
-            AppError::Forbidden(_) => codes::FORBIDDEN,
-            AppError::NotFound(_) => codes::NOT_FOUND,
-            AppError::BadUserInput { .. } => codes::BAD_USER_INPUT,
-            AppError::Conflict(_) => codes::CONFLICT,
-            AppError::DbUnavailable(_) => codes::DB_UNAVAILABLE,
-            AppError::Internal(_) => codes::INTERNAL,
+            AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::BadUserInput { .. } => ErrorCode::BadUserInput,
+            AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::DbUnavailable(_) => ErrorCode::DbUnavailable,
+            AppError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -83,12 +70,13 @@ impl AppError {
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         self.log();
-        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
-            ext.set("code", self.code());
-            if let AppError::BadUserInput { field, .. } = self {
-                ext.set("field", field.as_str());
-            }
-        })
+        let mut error = self.code().error(self.to_string());
+        if let (AppError::BadUserInput { field, .. }, Some(extensions)) =
+            (self, error.extensions.as_mut())
+        {
+            extensions.set("field", field.as_str());
+        }
+        error
     }
 }
 

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::{ServerError, Value};
 
-use super::limits::refused;
-
-pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
+use crate::error::ErrorCode;
 
 /// What a scalar costs beyond its text: the `Value` that holds it and its JSON syntax.
 const PER_VALUE: usize = 16;
@@ -40,12 +38,12 @@ impl ResponseBudget {
             .fetch_add(bytes, Ordering::Relaxed)
             .saturating_add(bytes);
         if spent > self.limit {
-            return Err(refused(
-                RESPONSE_TOO_LARGE,
+            return Err(ErrorCode::ResponseTooLarge.server_error(
                 format!(
                     "the response would carry more than {} bytes: ask for fewer or smaller items",
                     self.limit
                 ),
+                None,
             ));
         }
         Ok(())
@@ -85,7 +83,9 @@ pub fn exceeded(response: &async_graphql::Response) -> Option<ServerError> {
                 .extensions
                 .as_ref()
                 .and_then(|extensions| extensions.get("code"))
-                .is_some_and(|code| *code == Value::String(RESPONSE_TOO_LARGE.into()))
+                .is_some_and(|code| {
+                    *code == Value::String(ErrorCode::ResponseTooLarge.as_str().into())
+                })
         })
         .map(|error| {
             let mut error = error.clone();

@@ -6,7 +6,7 @@
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Pos, Response, ServerError};
 
-use crate::error::codes;
+use crate::error::ErrorCode;
 
 /// The name of the argument whose value (or variable) sits at `pos`.
 fn argument_at(document: &ExecutableDocument, pos: Pos) -> Option<String> {
@@ -51,12 +51,9 @@ fn has_code(error: &ServerError) -> bool {
         .is_some_and(|ext| ext.get("code").is_some())
 }
 
-fn with_code(mut error: ServerError, code: &str) -> ServerError {
+fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
     if !has_code(&error) {
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
+        code.set_in(&mut error.extensions);
     }
     error
 }
@@ -90,9 +87,9 @@ fn code_error(error: ServerError, document: Option<&ExecutableDocument>) -> Serv
     let error = name_failed_argument(error, document);
     let message = error.message.as_str();
     if message.starts_with("Failed to parse") || !error.path.is_empty() {
-        with_code(error, codes::BAD_USER_INPUT)
+        with_code(error, ErrorCode::BadUserInput)
     } else if OPERATION_RESOLUTION.iter().any(|m| message.starts_with(m)) {
-        with_code(error, "OPERATION_RESOLUTION_FAILURE")
+        with_code(error, ErrorCode::OperationResolutionFailure)
     } else if PARSE_LIMITS.iter().any(|m| message.starts_with(m)) {
         parse_failed(error)
     } else {
@@ -116,7 +113,7 @@ const PARSE_LIMITS: &[&str] = &[
 
 /// A document that is not GraphQL.
 pub fn parse_failed(error: ServerError) -> ServerError {
-    with_code(error, codes::GRAPHQL_PARSE_FAILED)
+    with_code(error, ErrorCode::GraphqlParseFailed)
 }
 
 /// A value that failed to parse while executing (`Failed to parse "UUID": …`) becomes bad
@@ -134,7 +131,7 @@ fn name_failed_argument(error: ServerError, document: Option<&ExecutableDocument
     let Some(argument) = argument else {
         return error;
     };
-    let mut error = with_code(error, codes::BAD_USER_INPUT);
+    let mut error = with_code(error, ErrorCode::BadUserInput);
     error.message = format!("{argument}: {}", error.message);
     if let Some(extensions) = error.extensions.as_mut() {
         extensions.set("field", argument);
@@ -153,18 +150,18 @@ fn invalid_argument(message: &str) -> Option<&str> {
 fn code_validation_error(error: ServerError) -> ServerError {
     let message = error.message.clone();
     if let Some(argument) = invalid_argument(&message) {
-        let mut error = with_code(error, codes::BAD_USER_INPUT);
+        let mut error = with_code(error, ErrorCode::BadUserInput);
         if let Some(extensions) = error.extensions.as_mut() {
             extensions.set("field", argument);
         }
         return error;
     }
     let code = if message.contains("nested too deep") {
-        "QUERY_TOO_DEEP"
+        ErrorCode::QueryTooDeep
     } else if message.contains("too complex") {
-        "QUERY_TOO_COMPLEX"
+        ErrorCode::QueryTooComplex
     } else {
-        codes::GRAPHQL_VALIDATION_FAILED
+        ErrorCode::GraphqlValidationFailed
     };
     with_code(error, code)
 }

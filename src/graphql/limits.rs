@@ -8,6 +8,8 @@ use std::collections::{HashMap, HashSet};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::ServerError;
 
+use crate::error::ErrorCode;
+
 #[derive(Clone, Copy, Debug)]
 pub struct DocumentLimits {
     pub max_aliases: usize,
@@ -121,27 +123,17 @@ impl<'a> Measure<'a> {
     }
 }
 
-/// A request refused as a whole, with its code.
-pub fn refused(code: &str, message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
-}
-
 impl DocumentLimits {
     /// Runs on the text, before the parser: a document of more tokens than allowed is
     /// refused without spending the time (and memory) parsing it would take.
     pub fn check_tokens(&self, tokens: usize) -> Result<(), ServerError> {
         if self.max_tokens > 0 && tokens > self.max_tokens {
-            return Err(refused(
-                "QUERY_TOO_LARGE",
+            return Err(ErrorCode::QueryTooLarge.server_error(
                 format!(
                     "the document has {tokens} tokens: at most {}",
                     self.max_tokens
                 ),
+                None,
             ));
         }
         Ok(())
@@ -157,30 +149,30 @@ impl DocumentLimits {
         }
         let size = Measure::new(document).operations();
         if exceeds(size.aliases, self.max_aliases) {
-            return Err(refused(
-                "TOO_MANY_ALIASES",
+            return Err(ErrorCode::TooManyAliases.server_error(
                 format!(
                     "{} aliases: at most {} per operation",
                     size.aliases, self.max_aliases
                 ),
+                None,
             ));
         }
         if exceeds(size.top_level, self.max_root_fields) {
-            return Err(refused(
-                "TOO_MANY_ROOT_FIELDS",
+            return Err(ErrorCode::TooManyRootFields.server_error(
                 format!(
                     "{} root fields: at most {} per operation",
                     size.top_level, self.max_root_fields
                 ),
+                None,
             ));
         }
         if exceeds(size.fields, self.max_fields) {
-            return Err(refused(
-                "QUERY_TOO_LARGE",
+            return Err(ErrorCode::QueryTooLarge.server_error(
                 format!(
                     "the operation selects {} fields and arguments (fragments expanded): at most {}",
                     size.fields, self.max_fields
                 ),
+                None,
             ));
         }
         Ok(())

@@ -20,8 +20,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Positioned, ServerError};
 use async_graphql_value::Value;
 
-use super::limits::refused;
-use crate::error::codes;
+use crate::error::ErrorCode;
 
 /// The first rule the document breaks, if any.
 pub fn check(document: &ExecutableDocument) -> Result<(), ServerError> {
@@ -50,9 +49,7 @@ fn operations(
 }
 
 fn invalid(message: String, at: async_graphql::Pos) -> ServerError {
-    let mut error = refused(codes::GRAPHQL_VALIDATION_FAILED, message);
-    error.locations = vec![at];
-    error
+    ErrorCode::GraphqlValidationFailed.server_error(message, Some(at))
 }
 
 /// Every `__typename` of a selection set, nested ones included.

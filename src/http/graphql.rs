@@ -10,27 +10,27 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{Executor, Request, Response, ServerError, Variables};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::negotiate::{self, RequestBody, ResponseType};
-use super::{graphiql, AppState};
+use super::{graphiql, refusal_body, AppState};
 use crate::auth::TicketScope;
 use crate::auth::Viewer;
-use crate::error::{codes, AppError};
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::is_request_error;
 use crate::graphql::loaders::{loaders, RequestActivity};
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
 struct Refusal {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     /// Seconds, for `Retry-After` (rate limit).
     retry_after: Option<u64>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Refusal {
             status,
             code,
@@ -40,13 +40,10 @@ impl Refusal {
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
-        Refusal::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+        Refusal::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     fn into_response(self, response_type: ResponseType) -> HttpResponse {
-        let body = json!({
-            "errors": [{ "message": self.message, "extensions": { "code": self.code } }]
-        });
         let mut response = HttpResponse::build(self.status);
         response.content_type(response_type.content_type());
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
@@ -58,7 +55,7 @@ impl Refusal {
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response.body(body.to_string())
+        response.body(refusal_body(self.code, self.message))
     }
 }
 
@@ -83,7 +80,7 @@ fn negotiated(req: &HttpRequest) -> Result<ResponseType, Refusal> {
     negotiate::response_type(header_str(req, header::ACCEPT)).ok_or_else(|| {
         Refusal::new(
             StatusCode::NOT_ACCEPTABLE,
-            codes::NOT_ACCEPTABLE,
+            ErrorCode::NotAcceptable,
             "accept application/graphql-response+json or application/json",
         )
     })
@@ -99,7 +96,7 @@ async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Refusal> 
             retry_after: Some(seconds),
             ..Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
+                ErrorCode::RateLimited,
                 format!("too many requests for this key: retry in {seconds} s"),
             )
         }
@@ -138,7 +135,7 @@ async fn handle_post(
     let kind = negotiate::request_body(header_str(req, header::CONTENT_TYPE)).map_err(|why| {
         Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
             why,
         )
     })?;
@@ -206,7 +203,7 @@ async fn read_body_in_time(
                 .inc();
             Err(Refusal::new(
                 StatusCode::REQUEST_TIMEOUT,
-                "REQUEST_TIMEOUT",
+                ErrorCode::RequestTimeout,
                 format!(
                     "the request body did not arrive within {} ms",
                     limit.as_millis()
@@ -225,7 +222,7 @@ async fn read_body(
     let too_large = || {
         Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
             format!("the request body is larger than {limit} bytes"),
         )
     };
@@ -259,7 +256,7 @@ fn parse_json_body(body: &[u8], max_batch: usize) -> Result<Operations, Refusal>
             if items.len() > max_batch {
                 return Err(Refusal::new(
                     StatusCode::BAD_REQUEST,
-                    "BATCH_TOO_LARGE",
+                    ErrorCode::BatchTooLarge,
                     format!("a batch may hold at most {max_batch} operations"),
                 ));
             }
@@ -411,7 +408,7 @@ async fn handle_get(
     if is_mutation(&mut request) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            codes::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
             "mutations are only accepted over POST",
         ));
     }
@@ -438,7 +435,7 @@ fn is_mutation(request: &mut Request) -> bool {
 pub async fn method_not_allowed() -> HttpResponse {
     Refusal::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        codes::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
         "use GET or POST",
     )
     .into_response(ResponseType::Json)

@@ -17,6 +17,7 @@ use actix_web::{guard, web};
 
 use crate::auth::bearer::Authenticator;
 use crate::db::Db;
+use crate::error::ErrorCode;
 use crate::metrics::Metrics;
 use crate::schema::AppSchema;
 
@@ -45,6 +46,12 @@ pub struct AppState {
     pub going_away: graphql_ws::GoingAway,
 }
 
+/// The JSON body of a request refused before GraphQL runs (4xx): one coded GraphQL error,
+/// `{"errors":[{"message":…,"extensions":{"code":…}}]}`.
+fn refusal_body(code: ErrorCode, message: impl Into<String>) -> String {
+    serde_json::json!({ "errors": [code.server_error(message, None)] }).to_string()
+}
+
 /// `Upgrade: websocket`, in any letter case (RFC 6455 compares it case-insensitively).
 fn is_websocket(ctx: &guard::GuardContext<'_>) -> bool {
     ctx.head()
@@ -70,4 +77,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::route().to(graphql::method_not_allowed)),
         )
         .configure(graphiql::configure);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_body_is_one_coded_error() {
+        assert_eq!(
+            refusal_body(ErrorCode::PayloadTooLarge, "too big"),
+            r#"{"errors":[{"message":"too big","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}"#
+        );
+    }
 }

@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use actix_web::web::{Buf, Bytes, BytesMut};
 use prometheus::IntCounter;
-use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+
+use super::refusal_body;
+use crate::error::ErrorCode;
 
 /// How long the first request's head may take, and what counts those that took longer.
 #[derive(Clone, Debug)]
@@ -160,14 +162,13 @@ fn head_end(bytes: &[u8]) -> Option<usize> {
 
 /// Answers 408 (in the house style of refusals: one coded error), then closes.
 async fn refuse(mut tcp: TcpStream, waited: Duration) {
-    let body = json!({ "errors": [{
-        "message": format!(
+    let body = refusal_body(
+        ErrorCode::RequestTimeout,
+        format!(
             "the request headers did not arrive within {} ms",
             waited.as_millis()
         ),
-        "extensions": { "code": "REQUEST_TIMEOUT" }
-    }] })
-    .to_string();
+    );
     let answer = format!(
         "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",

@@ -16,14 +16,14 @@ use async_graphql::{Data, ErrorExtensions, Executor, ServerError};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use graphql_ws::{close, Admission, Admit, CloseFrame, Rejection, Shutdown, WsSettings};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{broadcast, oneshot};
 
 use super::upgrade::{Handoff, Upgradable};
-use super::AppState;
+use super::{refusal_body, AppState};
 use crate::auth::TicketScope;
 use crate::auth::Viewer;
-use crate::error::{codes, AppError};
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::loaders::{loaders, RequestActivity};
 
 /// The connection's key, as `connection_init` gave it and `authenticate` accepted it.
@@ -281,15 +281,12 @@ fn shutting_down() -> HttpResponse {
 fn no_subprotocol() -> HttpResponse {
     HttpResponse::BadRequest()
         .content_type("application/json")
-        .body(
-            json!({ "errors": [{
-                "message": "websocket connections to /graphql must offer the \
-                            `graphql-transport-ws` or the `graphql-ws` subprotocol \
-                            (Sec-WebSocket-Protocol)",
-                "extensions": { "code": codes::BAD_REQUEST }
-            }] })
-            .to_string(),
-        )
+        .body(refusal_body(
+            ErrorCode::BadRequest,
+            "websocket connections to /graphql must offer the \
+             `graphql-transport-ws` or the `graphql-ws` subprotocol \
+             (Sec-WebSocket-Protocol)",
+        ))
 }
 
 #[cfg(test)]
@@ -324,5 +321,30 @@ mod authorization_tests {
         assert_eq!(authorization(&json!({ "Authorization": 1 })), None);
         assert_eq!(authorization(&json!({ "token": "tg_x" })), None);
         assert_eq!(authorization(&json!("Bearer tg_x")), None);
+    }
+}
+
+#[cfg(test)]
+mod transport_code_tests {
+    use crate::error::ErrorCode;
+
+    /// `graphql-ws` knows nothing of the app, so it spells the codes it sends itself:
+    /// they must be the app's, string for string.
+    #[test]
+    fn the_transports_codes_are_error_codes() {
+        let pairs = [
+            (graphql_ws::codes::BAD_REQUEST, ErrorCode::BadRequest),
+            (
+                graphql_ws::codes::UNAUTHENTICATED,
+                ErrorCode::Unauthenticated,
+            ),
+            (
+                graphql_ws::codes::TOO_MANY_SUBSCRIPTIONS,
+                ErrorCode::TooManySubscriptions,
+            ),
+        ];
+        for (transport, app) in pairs {
+            assert_eq!(transport, app.as_str());
+        }
     }
 }

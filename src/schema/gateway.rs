@@ -20,15 +20,12 @@ use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
 use super::build::GraphqlSchema;
+use crate::error::ErrorCode;
 use crate::graphql::budget::{self, ResponseBudget};
 use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use crate::graphql::error_codes::{code_response, parse_failed};
-use crate::graphql::limits::{refused, DocumentLimits};
+use crate::graphql::limits::DocumentLimits;
 use crate::graphql::{is_request_error, lexical, shape, spec_rules};
-
-/// A document nested too deep, in its text or once its fragments are followed (the same
-/// code async-graphql's depth limit gets in `error_codes`).
-const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
 
 /// Built once at start-up and shared (cheap to clone).
 #[derive(Clone)]
@@ -72,13 +69,14 @@ impl Gateway {
     fn admit(&self, request: &mut Request) -> Result<Prepared, ServerError> {
         let lexed = lexical::scan(&request.query);
         if lexed.nesting > lexical::MAX_NESTING {
-            return Err(refused(
-                QUERY_TOO_DEEP,
+            // Nested too deep in its text (the code async-graphql's depth limit gets too).
+            return Err(ErrorCode::QueryTooDeep.server_error(
                 format!(
                     "the document nests brackets {} deep: at most {}",
                     lexed.nesting,
                     lexical::MAX_NESTING
                 ),
+                None,
             ));
         }
         self.limits.check_tokens(lexed.tokens)?;
@@ -94,12 +92,12 @@ impl Gateway {
         }
         let document = request.parsed_query().map_err(parse_failed)?;
         if shape::depth(document) > shape::MAX_DEPTH {
-            return Err(refused(
-                QUERY_TOO_DEEP,
+            return Err(ErrorCode::QueryTooDeep.server_error(
                 format!(
                     "the document nests fields and fragments more than {} levels deep",
                     shape::MAX_DEPTH
                 ),
+                None,
             ));
         }
         self.limits.check(document)?;

@@ -15,7 +15,7 @@ use super::messages::Message;
 use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
-use crate::error::{AppError, IntoGql};
+use crate::error::{AppError, ErrorCode, IntoGql};
 use crate::events::{Broker, Event, EventKind};
 use crate::graphql::context::RequestContext;
 use crate::graphql::pagination;
@@ -23,10 +23,9 @@ use crate::graphql::pagination;
 /// A subscription that could not keep up: its queue overflowed and events were dropped.
 /// It ends with this error rather than silently missing changes.
 fn lagged(missed: u64) -> async_graphql::Error {
-    async_graphql::Error::new(format!(
+    ErrorCode::SubscriberLagged.error(format!(
         "this subscription fell too far behind ({missed} events dropped); subscribe again"
     ))
-    .extend_with(|_, ext| ext.set("code", "SUBSCRIBER_LAGGED"))
 }
 
 /// The events of one team, in commit order, ending with an error after an overflow.

@@ -210,7 +210,7 @@ fn a_statement_over_the_timeout_is_db_unavailable() {
         .execute(&mut conn)
         .unwrap_err();
     let app = ticketgate::error::AppError::from(err);
-    assert_eq!(app.code(), "DB_UNAVAILABLE");
+    assert_eq!(app.code().as_str(), "DB_UNAVAILABLE");
 }
 
 #[tokio::test]
