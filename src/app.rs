@@ -150,6 +150,9 @@ impl App {
                 db: db.clone(),
                 broker: broker.clone(),
                 tokens: tokens.clone(),
+                subscription_outage_grace: Duration::from_secs(
+                    options.subscription_outage_grace_secs,
+                ),
                 page_limits: PageLimits {
                     default_size: options.default_page_size,
                     max_size: options.max_page_size,

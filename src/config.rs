@@ -213,6 +213,16 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_SUBSCRIPTION_QUEUE", default_value_t = 1024)]
     pub subscription_queue: usize,
 
+    /// How long a subscription waits out a database outage, in seconds: the rows of an
+    /// event that cannot be read meanwhile are read again with back-off, and the event
+    /// arrives late but in order. Past this, the subscription ends with DB_UNAVAILABLE.
+    #[arg(
+        long,
+        env = "TICKETGATE_SUBSCRIPTION_OUTAGE_GRACE_SECS",
+        default_value_t = 30
+    )]
+    pub subscription_outage_grace_secs: u64,
+
     /// How often background jobs run (snoozed tickets wake up), in milliseconds.
     #[arg(long, env = "TICKETGATE_JOBS_INTERVAL_MS", default_value_t = 5000)]
     pub jobs_interval_ms: u64,

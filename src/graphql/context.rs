@@ -12,6 +12,8 @@ pub struct SchemaData {
     pub db: Db,
     pub page_limits: PageLimits,
     pub broker: std::sync::Arc<crate::events::Broker>,
+    /// How long a subscription waits out a database outage (see `riding_out`).
+    pub subscription_outage_grace: std::time::Duration,
     /// Signs customer tokens minted through the API (None: disabled).
     pub tokens: Option<crate::auth::customer_tokens::TokenSecret>,
 }

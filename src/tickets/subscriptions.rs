@@ -2,7 +2,9 @@
 //! broker (events from every replica, through LISTEN/NOTIFY). Events carry ids; each
 //! subscription reads rows itself, scoped to its viewer's team.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_graphql::{Context, Enum, ErrorExtensions, Result, SimpleObject, Subscription};
 use futures_util::{FutureExt, Stream, StreamExt};
@@ -17,7 +19,7 @@ use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode, IntoGql};
 use crate::events::{Broker, Event, EventKind};
-use crate::graphql::context::RequestContext;
+use crate::graphql::context::{RequestContext, SchemaData};
 use crate::graphql::pagination;
 
 /// A subscription that could not keep up: its queue overflowed and events were dropped.
@@ -84,6 +86,8 @@ struct Subscriber {
     db: Db,
     viewer: Viewer,
     broker: Arc<Broker>,
+    /// How long an event's read may wait out a database outage.
+    grace: Duration,
 }
 
 impl Subscriber {
@@ -92,11 +96,55 @@ impl Subscriber {
         let broker = ctx
             .data::<Arc<Broker>>()
             .map_err(|_| AppError::internal("event broker missing").extend())?;
+        let grace = ctx
+            .data::<SchemaData>()
+            .map_or(DEFAULT_GRACE, |shared| shared.subscription_outage_grace);
         Ok(Subscriber {
             db: rc.db.clone(),
             viewer: rc.viewer.clone(),
             broker: broker.clone(),
+            grace,
         })
+    }
+}
+
+/// The grace when the schema was built without its data (schema printing, tests).
+const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+/// The first wait before an event's rows are read again, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_millis(500);
+
+/// Reads an event's rows, waiting out a database outage: a read that fails because the
+/// database is unavailable is tried again, with back-off, for up to `grace`. The event
+/// then reaches its subscribers late but in order (each subscription handles its events
+/// one after the other), rather than as an error that ends the subscription. Past the
+/// grace the subscription ends with DB_UNAVAILABLE: its client must subscribe again.
+async fn riding_out<T, F, Fut>(grace: Duration, mut read: F) -> std::result::Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, AppError>>,
+{
+    let started = Instant::now();
+    let mut wait = RETRY_FIRST;
+    loop {
+        match read().await {
+            Err(AppError::DbUnavailable(_)) if started.elapsed() + wait < grace => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            Err(AppError::DbUnavailable(_)) => {
+                return Err(AppError::DbUnavailable(
+                    format!(
+                        "the database was unavailable for more than {} s: this subscription \
+                         ends, subscribe again",
+                        grace.as_secs()
+                    )
+                    .into(),
+                ))
+            }
+            other => return other,
+        }
     }
 }
 
@@ -129,7 +177,7 @@ where
 }
 
 /// Whether the event is about a private note (read once per event, shared).
-async fn is_private_note(broker: &Broker, db: &Db, event: &Event) -> Result<bool> {
+async fn is_private_note(broker: &Broker, db: &Db, grace: Duration, event: &Event) -> Result<bool> {
     let (Some(message_id), true) = (
         event.message,
         matches!(
@@ -140,10 +188,13 @@ async fn is_private_note(broker: &Broker, db: &Db, event: &Event) -> Result<bool
         return Ok(false);
     };
     let (db, team_id) = (db.clone(), event.team);
-    let load = async move {
-        db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
-            .await
-    };
+    let load = riding_out(grace, move || {
+        let db = db.clone();
+        async move {
+            db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
+                .await
+        }
+    });
     let message = once(broker, event.seq, "message".into(), load).await?;
     Ok(message.is_some_and(|m| m.is_private))
 }
@@ -170,7 +221,7 @@ impl SubscriptionRoot {
             })
             .await
             .gql()?;
-        let (db, broker) = (sub.db.clone(), sub.broker.clone());
+        let (db, broker, grace) = (sub.db.clone(), sub.broker.clone(), sub.grace);
         let customer = sub.viewer.is_customer();
         let messages = events
             .filter(move |event| {
@@ -185,10 +236,13 @@ impl SubscriptionRoot {
                 async move {
                     let event = event?;
                     let message_id = event.message.unwrap_or_default();
-                    let load = async move {
-                        db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
-                            .await
-                    };
+                    let load = riding_out(grace, move || {
+                        let db = db.clone();
+                        async move {
+                            db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
+                                .await
+                        }
+                    });
                     once(&broker, event.seq, "message".into(), load).await
                 }
                 // Boxed: `then` keeps room for its future inline, in every idle subscription.
@@ -219,7 +273,7 @@ impl SubscriptionRoot {
             sub.broker.clone(),
             TicketScope::of(&sub.viewer),
         );
-        let customer = sub.viewer.is_customer();
+        let (customer, grace) = (sub.viewer.is_customer(), sub.grace);
         // Subscriptions with the same scope and filter share each event's check.
         let key = format!("ticket:{scope:?}:{}", pagination::fingerprint(&*filter));
         let changes = team_events(&sub.broker, scope.team_id)
@@ -235,14 +289,19 @@ impl SubscriptionRoot {
                     let event = event?;
                     // A private note is the team's business: its coming and going is not
                     // announced to a customer.
-                    if customer && is_private_note(&broker, &db, &event).await? {
+                    if customer && is_private_note(&broker, &db, grace, &event).await? {
                         return Ok(None);
                     }
                     let ticket_id = event.ticket;
-                    let load = async move {
-                        db.run(move |conn| Ok(tickets::matching(conn, &scope, ticket_id, &filter)?))
+                    let load = riding_out(grace, move || {
+                        let (db, scope, filter) = (db.clone(), scope.clone(), filter.clone());
+                        async move {
+                            db.run(move |conn| {
+                                Ok(tickets::matching(conn, &scope, ticket_id, &filter)?)
+                            })
                             .await
-                    };
+                        }
+                    });
                     let ticket = once(&broker, event.seq, key, load).await?;
                     Ok(ticket.map(|ticket| TicketChange {
                         kind: TicketChangeKind::of(event.kind),
@@ -260,10 +319,11 @@ impl SubscriptionRoot {
     /// value when it changes.
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<i64>>> {
         let sub = Subscriber::of(ctx)?;
-        let (db, broker, scope) = (
+        let (db, broker, scope, grace) = (
             sub.db.clone(),
             sub.broker.clone(),
             TicketScope::of(&sub.viewer),
+            sub.grace,
         );
         // Listening before the first count: a change committed in between is not missed.
         let events = team_events(&sub.broker, scope.team_id);
@@ -289,7 +349,8 @@ impl SubscriptionRoot {
                     (db.clone(), broker.clone(), count.clone(), key.clone());
                 async move {
                     let event = event?;
-                    once(&broker, event.seq, key, count(db)).await
+                    let load = riding_out(grace, move || count(db.clone()));
+                    once(&broker, event.seq, key, load).await
                 }
                 .boxed()
             })
@@ -314,6 +375,50 @@ impl SubscriptionRoot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unavailable() -> AppError {
+        AppError::DbUnavailable("the database is unreachable (reconnecting)".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_shorter_than_the_grace_only_delays_the_read() {
+        let mut tries = 0;
+        let read = riding_out(Duration::from_secs(30), || {
+            tries += 1;
+            let result = match tries {
+                1..=3 => Err(unavailable()),
+                _ => Ok(tries),
+            };
+            async move { result }
+        })
+        .await;
+        assert_eq!(read.ok(), Some(4));
+    }
+
+    #[tokio::test]
+    async fn an_outage_past_the_grace_ends_with_db_unavailable() {
+        let started = Instant::now();
+        let read: std::result::Result<(), AppError> =
+            riding_out(Duration::from_millis(400), || async { Err(unavailable()) }).await;
+        let err = read.err().map(|err| (err.code(), err.to_string()));
+        assert_eq!(err.map(|(code, _)| code), Some(ErrorCode::DbUnavailable));
+        let waited = started.elapsed();
+        // Waits of 50, 100 and 200 ms; the next would pass the grace.
+        assert!(waited >= Duration::from_millis(350), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_not_retried() {
+        let mut tries = 0;
+        let read: std::result::Result<(), AppError> = riding_out(Duration::from_secs(30), || {
+            tries += 1;
+            async { Err(AppError::NotFound("message")) }
+        })
+        .await;
+        assert!(matches!(read, Err(AppError::NotFound(_))));
+        assert_eq!(tries, 1);
+    }
 
     fn event(seq: i64, team: Uuid) -> Event {
         Event {

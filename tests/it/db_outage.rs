@@ -5,8 +5,9 @@
 //!
 //! Asserted: every failure meanwhile is a clean, prompt `DB_UNAVAILABLE`; `/readyz` says
 //! 503 while the database is away and 200 once it is back; every writer succeeds again
-//! after the restart; every acknowledged message is stored. How fast it recovers, per
-//! load, is a benchmark's business (`bench/recovery.py`), not this test's.
+//! after the restart; every acknowledged message is stored; a live `messageAdded`
+//! subscriber rides the outage out and receives every stored message once, in order. How fast it recovers, per
+//! load, is a figure for the log (printed), not an assertion.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use serde_json::json;
 use ticketgate::auth::viewer::Scope;
 use ticketgate::db::local_pg::{self, LocalCluster};
 
+use crate::helpers::ws::{self, next_payload, send, subscribe};
 use crate::helpers::{self, fixtures, TestServer};
 
 const WRITERS: usize = 8;
@@ -136,6 +138,7 @@ async fn a_database_crash_under_load_is_clean_and_recovers() {
     client
         .data("{ tickets(first: 1) { totalCount } }", json!({}))
         .await;
+    let received = listen(&server, &key, ticket, &client).await;
 
     let restarted: Arc<Mutex<Option<Instant>>> = Arc::default();
     let stop = Instant::now() + Duration::from_secs(60);
@@ -167,7 +170,8 @@ async fn a_database_crash_under_load_is_clean_and_recovers() {
                         let back = *restarted.lock().expect("lock");
                         if back.is_some_and(|back| sent >= back) {
                             seen.success_after_restart = true;
-                            seen.first_success_after_restart.get_or_insert_with(Instant::now);
+                            seen.first_success_after_restart
+                                .get_or_insert_with(Instant::now);
                         }
                     }
                     Some(code) => {
@@ -226,7 +230,7 @@ async fn a_database_crash_under_load_is_clean_and_recovers() {
         acknowledged.extend(seen.acknowledged);
     }
     let restart = (*restarted.lock().expect("lock")).expect("restarted");
-    // A figure for the log, not an assertion (see bench/recovery.py).
+    // A figure for the log, not an assertion: timings belong in benchmarks.
     eprintln!(
         "first success {:?} after PostgreSQL was ready again",
         first_back.map(|at| at.duration_since(restart))
@@ -235,19 +239,34 @@ async fn a_database_crash_under_load_is_clean_and_recovers() {
     assert_eq!(away_later, 503, "/readyz while the database is still away");
     assert_eq!(back, 200, "/readyz once the database is back");
 
-    let stored: BTreeSet<String> = {
+    // In commit order: messages of one ticket are written one at a time (the ticket is
+    // locked), each after the last.
+    let stored: Vec<String> = {
         use ticketgate::db::schema::messages;
         let mut conn = PgConnection::establish(&pg.url).expect("connect");
         messages::table
             .filter(messages::ticket_id.eq(ticket))
+            .order((messages::created_at, messages::id))
             .select(messages::content)
             .load::<String>(&mut conn)
             .expect("messages")
-            .into_iter()
-            .collect()
     };
-    let lost: Vec<&String> = acknowledged.difference(&stored).collect();
+    let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
+    let lost: Vec<&String> = acknowledged.difference(&stored_set).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+
+    // The subscriber: every stored message once, in commit order (it may lag a little).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.lock().expect("lock").messages.len() < stored.len() && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let heard = received.lock().expect("lock");
+    assert_eq!(heard.ended, None, "the subscription ended");
+    assert_eq!(
+        heard.messages, stored,
+        "the subscriber's messages against the stored ones"
+    );
     drop(server);
 }
 
@@ -259,4 +278,61 @@ async fn readyz(server: &TestServer) -> u16 {
         .await
         .map(|response| response.status().as_u16())
         .unwrap_or(0)
+}
+
+/// What the live subscriber heard.
+#[derive(Default)]
+struct Heard {
+    messages: Vec<String>,
+    /// Why the subscription ended, if it did.
+    ended: Option<String>,
+}
+
+/// A `messageAdded` subscriber on `ticket`, live once a first message came through.
+async fn listen(
+    server: &TestServer,
+    key: &str,
+    ticket: uuid::Uuid,
+    client: &helpers::Client,
+) -> Arc<Mutex<Heard>> {
+    let mut socket = ws::ready(&server.ws_url(), key).await;
+    let query = format!("subscription {{ messageAdded(ticketId: \"{ticket}\") {{ content }} }}");
+    send(&mut socket, subscribe("m", &query)).await;
+    client
+        .data(SEND, json!({ "t": ticket, "c": "warm-up" }))
+        .await;
+    let first = next_payload(&mut socket, "m").await;
+    let heard = Arc::new(Mutex::new(Heard {
+        messages: vec![first["data"]["messageAdded"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()],
+        ended: None,
+    }));
+    let hearing = heard.clone();
+    tokio::spawn(async move {
+        use futures_util::StreamExt;
+        while let Some(Ok(message)) = socket.next().await {
+            let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
+                continue;
+            };
+            let message: serde_json::Value = serde_json::from_str(&text).expect("json");
+            let mut heard = hearing.lock().expect("lock");
+            match message["type"].as_str() {
+                Some("next") => {
+                    match message["payload"]["data"]["messageAdded"]["content"].as_str() {
+                        Some(content) => heard.messages.push(content.to_string()),
+                        None => heard.ended = Some(message.to_string()),
+                    }
+                }
+                Some("ping" | "pong") => {}
+                _ => heard.ended = Some(message.to_string()),
+            }
+        }
+        let mut heard = hearing.lock().expect("lock");
+        heard
+            .ended
+            .get_or_insert_with(|| "the socket closed".into());
+    });
+    heard
 }
