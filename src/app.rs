@@ -87,6 +87,19 @@ impl Database {
 }
 
 /// Creates `name` unless it exists; true when it was created now.
+/// Raises this process's soft limit of open files to its hard limit. Every websocket,
+/// client connection and pooled database connection is a file: an ordinary user's default
+/// soft limit (1,024 on Debian) would refuse connections long before the machine runs out,
+/// while the hard limit (often far higher) is there to be taken. Returns the limit now.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return Some(hard);
+    }
+    Some(soft)
+}
+
 pub fn ensure_database(maintenance_url: &str, name: &str) -> Result<bool, StartupError> {
     #[derive(QueryableByName)]
     struct Exists {
@@ -324,5 +337,17 @@ async fn flush_key_usage_every(state: web::Data<AppState>, every: Duration) {
     loop {
         ticks.tick().await;
         flush_key_usage(&state).await;
+    }
+}
+
+#[cfg(test)]
+mod open_file_limit_tests {
+    #[test]
+    fn the_soft_limit_is_raised_to_the_hard_one() {
+        use nix::sys::resource::{getrlimit, Resource};
+        let now = super::raise_open_file_limit();
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+        assert_eq!(now, Some(soft));
+        assert_eq!(soft, hard);
     }
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         return local_pg::run_guard(args);
     }
     local_pg::enable_guard();
+    ticketgate::app::raise_open_file_limit();
     let cli = Cli::parse();
     init_logging(&cli.global.log);
     match ticketgate::cli::run(cli) {

@@ -22,6 +22,10 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn server() -> &'static TestServerInfo {
     SERVER.get_or_init(|| {
+        // Tests run in parallel, each with servers, clients and connections: an ordinary
+        // user's default soft limit of 1,024 files is not enough (the server raises its own
+        // the same way).
+        ticketgate::app::raise_open_file_limit();
         let url = match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => url,
             _ => start_throwaway_cluster(),

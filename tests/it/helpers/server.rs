@@ -62,6 +62,7 @@ impl TestServerBuilder {
 
 impl TestServer {
     pub fn builder(url: &str) -> TestServerBuilder {
+        ticketgate::app::raise_open_file_limit();
         let options = ServeOptions {
             listen: "127.0.0.1:0".parse().expect("addr"),
             workers: Some(1),
