@@ -132,6 +132,7 @@ pub struct App {
     key_usage_flush: Duration,
     listener: tokio::task::JoinHandle<()>,
     jobs_every: Duration,
+    event_retention: Duration,
 }
 
 impl App {
@@ -248,6 +249,7 @@ impl App {
             key_usage_flush: Duration::from_secs(options.key_usage_flush_secs.max(1)),
             listener,
             jobs_every: Duration::from_millis(options.jobs_interval_ms.max(50)),
+            event_retention: Duration::from_secs(options.event_retention_secs),
         })
     }
 
@@ -275,6 +277,7 @@ impl App {
             tokio::spawn(crate::tickets::snooze::run(
                 self.state.db.clone(),
                 self.jobs_every,
+                self.event_retention,
             )),
         ];
         let outcome = self.server.await;

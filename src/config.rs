@@ -223,6 +223,11 @@ pub struct ServeOptions {
     )]
     pub subscription_outage_grace_secs: u64,
 
+    /// How long the outbox keeps events, in seconds: a subscription can resume (`after:`)
+    /// from a position up to this old; an older one gets POSITION_EXPIRED.
+    #[arg(long, env = "TICKETGATE_EVENT_RETENTION_SECS", default_value_t = 3600)]
+    pub event_retention_secs: u64,
+
     /// How often background jobs run (snoozed tickets wake up), in milliseconds.
     #[arg(long, env = "TICKETGATE_JOBS_INTERVAL_MS", default_value_t = 5000)]
     pub jobs_interval_ms: u64,

@@ -23,6 +23,9 @@ pub enum AppError {
     BadUserInput { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// A resume position whose events are no longer kept.
+    #[error("{0}")]
+    PositionExpired(String),
     #[error("the database is unavailable, try again shortly")]
     DbUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
@@ -52,6 +55,7 @@ impl AppError {
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::DbUnavailable(_) => ErrorCode::DbUnavailable,
             AppError::Internal(_) => ErrorCode::Internal,
+            AppError::PositionExpired(_) => ErrorCode::PositionExpired,
         }
     }
 

@@ -72,6 +72,8 @@ error_codes! {
     ResponseTooLarge => "RESPONSE_TOO_LARGE",
     /// A subscription fell too far behind and was ended.
     SubscriberLagged => "SUBSCRIBER_LAGGED",
+    /// A subscription's resume position (`after`) is older than the events kept.
+    PositionExpired => "POSITION_EXPIRED",
     /// More operations at once on one websocket than allowed (sent by `graphql-ws`).
     TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
 
@@ -156,6 +158,7 @@ mod tests {
             ("OperationResolutionFailure", "OPERATION_RESOLUTION_FAILURE"),
             ("ResponseTooLarge", "RESPONSE_TOO_LARGE"),
             ("SubscriberLagged", "SUBSCRIBER_LAGGED"),
+            ("PositionExpired", "POSITION_EXPIRED"),
             ("TooManySubscriptions", "TOO_MANY_SUBSCRIPTIONS"),
             ("BadRequest", "BAD_REQUEST"),
             ("BatchTooLarge", "BATCH_TOO_LARGE"),

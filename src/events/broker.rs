@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use super::position::{Horizon, Position};
 use crate::error::AppError;
 
 /// What happened, as recorded in the `events` table.
@@ -49,6 +50,14 @@ pub struct Event {
     pub kind: EventKind,
     pub ticket: Uuid,
     pub message: Option<Uuid>,
+}
+
+/// An event as this process delivered it, with the position a subscriber reaches by
+/// receiving it (see `position`).
+#[derive(Debug)]
+pub struct Delivered {
+    pub event: Event,
+    pub position: Position,
 }
 
 type Loaded = Arc<dyn Any + Send + Sync>;
@@ -107,8 +116,9 @@ impl Seen {
 /// queue of its own (a broadcast receiver): a slow one falls behind and is told so, it
 /// never slows the others or the listener.
 pub struct Broker {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<Delivered>>,
     seen: Mutex<Seen>,
+    horizon: Mutex<Horizon>,
     memo: Mutex<Memo>,
     /// API keys revoked anywhere: their websocket connections close.
     revoked: broadcast::Sender<Uuid>,
@@ -135,6 +145,7 @@ impl Broker {
             revoked,
             credentials: CredentialsWatch::default(),
             memo: Mutex::new(Memo::default()),
+            horizon: Mutex::new(Horizon::default()),
             seen: Mutex::new(Seen {
                 order: VecDeque::new(),
                 set: HashSet::new(),
@@ -143,8 +154,17 @@ impl Broker {
         })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Delivered>> {
         self.sender.subscribe()
+    }
+
+    /// Where the events delivered so far leave a subscriber. Read before `subscribe`: an
+    /// event delivered in between is then outside both, and a resume replays it.
+    pub fn position(&self) -> Position {
+        self.horizon
+            .lock()
+            .map(|horizon| horizon.position())
+            .unwrap_or_default()
     }
 
     /// A key changed or went (revoked, re-scoped, deleted) somewhere.
@@ -208,6 +228,13 @@ impl Broker {
             .ok_or_else(|| Arc::new(AppError::internal("event memo of another type")))
     }
 
+    /// Every seq up to `last_taken` was taken (see `Horizon::extend_to`).
+    pub fn note_taken(&self, newest_committed: Option<i64>, last_taken: i64) {
+        if let Ok(mut horizon) = self.horizon.lock() {
+            horizon.extend_to(newest_committed, last_taken, std::time::Instant::now());
+        }
+    }
+
     /// Hands an event to every current subscription, once: false for a repeat.
     pub fn deliver(&self, event: Event) -> bool {
         let fresh = self
@@ -216,8 +243,15 @@ impl Broker {
             .map(|mut seen| seen.insert(event.seq))
             .unwrap_or(true);
         if fresh {
+            // Called by the listener alone, one event after another: positions follow the
+            // order of the broadcast.
+            let position = self
+                .horizon
+                .lock()
+                .map(|mut horizon| horizon.advance(event.seq, std::time::Instant::now()))
+                .unwrap_or_default();
             // No subscriber is not an error: the event simply has no audience here.
-            let _ = self.sender.send(Arc::new(event));
+            let _ = self.sender.send(Arc::new(Delivered { event, position }));
         }
         fresh
     }
@@ -244,8 +278,9 @@ mod tests {
         assert!(broker.deliver(event(1)));
         assert!(!broker.deliver(event(1)));
         assert!(broker.deliver(event(2)));
-        assert_eq!(receiver.try_recv().unwrap().seq, 1);
-        assert_eq!(receiver.try_recv().unwrap().seq, 2);
+        assert_eq!(receiver.try_recv().unwrap().event.seq, 1);
+        let second = receiver.try_recv().unwrap();
+        assert_eq!((second.event.seq, second.position.high), (2, 2));
         assert!(receiver.try_recv().is_err());
     }
 

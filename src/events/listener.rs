@@ -66,12 +66,15 @@ async fn listen(
         .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {REVOKED_CHANNEL}"))
         .await?;
     broker.set_listening(true);
+    // On the first connection too: the broker then knows which recent seqs are still in
+    // flight, and the positions it hands out list them as gaps (see `position`).
+    let replayed = replay(&client, broker, last_seen.unwrap_or_else(Utc::now)).await?;
+    if last_seen.is_some() {
+        tracing::info!(replayed, "event listener reconnected");
+    }
+    // Subscribers are taken after the first replay, which they must not receive.
     if let Some(listening) = listening.take() {
         let _ = listening.send(());
-    }
-    if let Some(since) = *last_seen {
-        let replayed = replay(&client, broker, since).await?;
-        tracing::info!(replayed, "event listener reconnected");
     }
     *last_seen = Some(Utc::now());
     while let Some((channel, payload)) = notifications.recv().await {
@@ -155,6 +158,16 @@ async fn replay(
     since: DateTime<Utc>,
 ) -> Result<usize, ListenError> {
     let from = since - chrono::Duration::from_std(REPLAY_MARGIN).unwrap_or_default();
+    // Read before the replay: seqs taken by then and not replayed are still in flight.
+    let extent = client
+        .query_one(
+            "SELECT (SELECT max(seq) FROM events), \
+                    pg_sequence_last_value(pg_get_serial_sequence('events', 'seq'))",
+            &[],
+        )
+        .await?;
+    let (newest_committed, last_taken): (Option<i64>, Option<i64>) =
+        (extent.try_get(0)?, extent.try_get(1)?);
     let rows = client
         .query(
             "SELECT seq, team_id, kind, ticket_id, message_id FROM events \
@@ -179,5 +192,6 @@ async fn replay(
             delivered += 1;
         }
     }
+    broker.note_taken(newest_committed, last_taken.unwrap_or(0));
     Ok(delivered)
 }

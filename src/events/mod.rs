@@ -6,5 +6,7 @@
 pub mod broker;
 pub mod listener;
 pub mod outbox;
+pub mod position;
 
-pub use broker::{Broker, Event, EventKind};
+pub use broker::{Broker, Delivered, Event, EventKind};
+pub use position::{Position, StreamKey};

@@ -1,8 +1,9 @@
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::broker::EventKind;
+use super::broker::{Event, EventKind};
+use super::position::Position;
 use crate::db::sql::Statement;
 
 /// The NOTIFY channel every replica listens on.
@@ -48,4 +49,71 @@ pub fn prune(conn: &mut PgConnection, keep: std::time::Duration) -> QueryResult<
     )
     .bind::<diesel::sql_types::Double, _>(keep.as_secs_f64())
     .execute(conn)
+}
+
+/// What the outbox holds: the oldest event kept (None when empty) and the last seq ever
+/// taken (0 before the first event).
+pub struct Extent {
+    pub oldest_kept: Option<i64>,
+    pub last_taken: i64,
+}
+
+#[derive(QueryableByName)]
+struct ExtentRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    oldest_kept: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    last_taken: Option<i64>,
+}
+
+pub fn extent(conn: &mut PgConnection) -> QueryResult<Extent> {
+    let row: ExtentRow = diesel::sql_query(
+        "SELECT (SELECT min(seq) FROM events) AS oldest_kept, \
+                pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')) AS last_taken",
+    )
+    .get_result(conn)?;
+    Ok(Extent {
+        oldest_kept: row.oldest_kept,
+        last_taken: row.last_taken.unwrap_or(0),
+    })
+}
+
+#[derive(QueryableByName)]
+struct EventRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = SqlUuid)]
+    team_id: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = SqlUuid)]
+    ticket_id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    message_id: Option<Uuid>,
+}
+
+/// The events committed after `position` (past its `high`, or in its gaps), of every
+/// team, in seq order; at most `limit`. Every team's, because a resumed subscriber's next
+/// positions must not list other teams' seqs as missing.
+pub fn after(conn: &mut PgConnection, position: &Position, limit: i64) -> QueryResult<Vec<Event>> {
+    let rows: Vec<EventRow> = diesel::sql_query(
+        "SELECT seq, team_id, kind, ticket_id, message_id FROM events \
+         WHERE seq > $1 OR seq = ANY($2) ORDER BY seq LIMIT $3",
+    )
+    .bind::<BigInt, _>(position.high)
+    .bind::<Array<BigInt>, _>(&position.gaps)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(Event {
+                seq: row.seq,
+                team: row.team_id,
+                kind: EventKind::from_db(&row.kind)?,
+                ticket: row.ticket_id,
+                message: row.message_id,
+            })
+        })
+        .collect())
 }

@@ -50,7 +50,9 @@ pub fn wake_snoozed(conn: &mut PgConnection, batch: i64) -> AppResult<usize> {
 }
 
 /// Runs the periodic jobs until the process ends.
-pub async fn run(db: Db, every: Duration) {
+/// Events older than `event_retention` are pruned about every 5 minutes (every 60th round
+/// at the default 5 s).
+pub async fn run(db: Db, every: Duration, event_retention: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut rounds: u64 = 0;
     loop {
@@ -61,7 +63,7 @@ pub async fn run(db: Db, every: Duration) {
             .run(move |conn| {
                 let woken = wake_snoozed(conn, 500)?;
                 if prune {
-                    outbox::prune(conn, Duration::from_secs(3600))?;
+                    outbox::prune(conn, event_retention)?;
                 }
                 Ok(woken)
             })

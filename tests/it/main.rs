@@ -23,6 +23,7 @@ mod local_pg;
 mod migrations;
 mod mutations;
 mod node_clients;
+mod resume;
 mod schema_contract;
 mod secrets_in_logs;
 mod seed;

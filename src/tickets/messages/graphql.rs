@@ -56,6 +56,13 @@ impl Message {
         rc.loaders.load_one(UserById(user_id)).await.gql()
     }
 
+    /// Where the live stream stood when `messageAdded` delivered this message: give it
+    /// back as `messageAdded(after:)` to resume right after it. Null outside that
+    /// subscription.
+    async fn event_position(&self) -> Option<&str> {
+        self.event_position.as_deref()
+    }
+
     /// The ticket it belongs to.
     async fn ticket(&self, ctx: &Context<'_>) -> Result<Ticket> {
         let rc = RequestContext::of(ctx)?;

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -18,9 +19,10 @@ text_enum! {
     }
 }
 
+/// A stored message, as Diesel reads it.
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
-pub struct Message {
+pub struct MessageRow {
     pub id: Uuid,
     pub team_id: Uuid,
     pub ticket_id: Uuid,
@@ -33,4 +35,56 @@ pub struct Message {
     pub created_by: Option<Uuid>,
     pub deleted: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// A message: its row, plus where the live stream stood when `messageAdded` delivered
+/// it. Reads through to the row (`Deref`): the position is the one thing a message has
+/// that is not a column, and Diesel's derives cannot skip a field.
+#[derive(Debug, Clone)]
+pub struct Message {
+    row: MessageRow,
+    /// The position to resume `messageAdded` from (`after:`), on delivered messages only.
+    pub event_position: Option<std::sync::Arc<str>>,
+}
+
+impl std::ops::Deref for Message {
+    type Target = MessageRow;
+
+    fn deref(&self) -> &MessageRow {
+        &self.row
+    }
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Message {
+        Message {
+            row,
+            event_position: None,
+        }
+    }
+}
+
+impl Selectable<Pg> for Message {
+    type SelectExpression = <MessageRow as Selectable<Pg>>::SelectExpression;
+
+    fn construct_selection() -> Self::SelectExpression {
+        <MessageRow as Selectable<Pg>>::construct_selection()
+    }
+}
+
+impl<ST> Queryable<ST, Pg> for Message
+where
+    MessageRow: Queryable<ST, Pg>,
+{
+    type Row = <MessageRow as Queryable<ST, Pg>>::Row;
+
+    fn build(row: Self::Row) -> diesel::deserialize::Result<Message> {
+        <MessageRow as Queryable<ST, Pg>>::build(row).map(Message::from)
+    }
+}
+
+impl QueryableByName<Pg> for Message {
+    fn build<'a>(row: &impl diesel::row::NamedRow<'a, Pg>) -> diesel::deserialize::Result<Message> {
+        <MessageRow as QueryableByName<Pg>>::build(row).map(Message::from)
+    }
 }

@@ -2,45 +2,44 @@
 //! broker (events from every replica, through LISTEN/NOTIFY). Events carry ids; each
 //! subscription reads rows itself, scoped to its viewer's team.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_graphql::{Context, Enum, ErrorExtensions, Result, SimpleObject, Subscription};
 use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
+use self::feed::{follow, lagged, Feed, Handled};
+use self::outage::riding_out;
 use super::filter::TicketFilter;
 use super::messages::writes as messages;
 use super::messages::Message;
 use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
-use crate::error::{AppError, ErrorCode, IntoGql};
-use crate::events::{Broker, Event, EventKind};
+use crate::error::{AppError, IntoGql};
+use crate::events::{Broker, Event, EventKind, StreamKey};
 use crate::graphql::context::{RequestContext, SchemaData};
 use crate::graphql::pagination;
 
-/// A subscription that could not keep up: its queue overflowed and events were dropped.
-/// It ends with this error rather than silently missing changes.
-fn lagged(missed: u64) -> async_graphql::Error {
-    ErrorCode::SubscriberLagged.error(format!(
-        "this subscription fell too far behind ({missed} events dropped); subscribe again"
-    ))
-}
+mod feed;
+mod outage;
 
-/// The events of one team, in commit order, ending with an error after an overflow.
+/// The events of one team, in commit order, ending with an error after an overflow (for
+/// `unreadCount`, which has no position to resume from: it starts with the value now).
 fn team_events(
     broker: &Broker,
     team_id: Uuid,
-) -> impl Stream<Item = Result<Arc<Event>>> + Send + 'static {
+) -> impl Stream<Item = Result<Event>> + Send + 'static {
     let receiver = broker.subscribe();
     futures_util::stream::unfold(Some(receiver), move |state| async move {
         let mut receiver = state?;
         loop {
             match receiver.recv().await {
-                Ok(event) if event.team == team_id => return Some((Ok(event), Some(receiver))),
+                Ok(delivered) if delivered.event.team == team_id => {
+                    return Some((Ok(delivered.event.clone()), Some(receiver)))
+                }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(missed)) => return Some((Err(lagged(missed)), None)),
                 Err(RecvError::Closed) => return None,
@@ -80,6 +79,9 @@ pub struct TicketChange {
     pub ticket: Ticket,
     /// The message added or deleted, for `MESSAGE` changes.
     pub message_id: Option<Uuid>,
+    /// Where the live stream stood after this change: give it back as
+    /// `ticketChanged(after:)` to resume right after it.
+    pub event_position: Arc<str>,
 }
 
 struct Subscriber {
@@ -108,45 +110,19 @@ impl Subscriber {
     }
 }
 
-/// The grace when the schema was built without its data (schema printing, tests).
-const DEFAULT_GRACE: Duration = Duration::from_secs(30);
-
-/// The first wait before an event's rows are read again, and the longest.
-const RETRY_FIRST: Duration = Duration::from_millis(50);
-const RETRY_MAX: Duration = Duration::from_millis(500);
-
-/// Reads an event's rows, waiting out a database outage: a read that fails because the
-/// database is unavailable is tried again, with back-off, for up to `grace`. The event
-/// then reaches its subscribers late but in order (each subscription handles its events
-/// one after the other), rather than as an error that ends the subscription. Past the
-/// grace the subscription ends with DB_UNAVAILABLE: its client must subscribe again.
-async fn riding_out<T, F, Fut>(grace: Duration, mut read: F) -> std::result::Result<T, AppError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = std::result::Result<T, AppError>>,
-{
-    let started = Instant::now();
-    let mut wait = RETRY_FIRST;
-    loop {
-        match read().await {
-            Err(AppError::DbUnavailable(_)) if started.elapsed() + wait < grace => {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(RETRY_MAX);
-            }
-            Err(AppError::DbUnavailable(_)) => {
-                return Err(AppError::DbUnavailable(
-                    format!(
-                        "the database was unavailable for more than {} s: this subscription \
-                         ends, subscribe again",
-                        grace.as_secs()
-                    )
-                    .into(),
-                ))
-            }
-            other => return other,
+impl Subscriber {
+    /// The stream `field` of this viewer's team, narrowed by `narrowed_by`.
+    fn stream(&self, field: &'static str, narrowed_by: String) -> StreamKey {
+        StreamKey {
+            team: self.viewer.team_id,
+            field,
+            narrowed_by,
         }
     }
 }
+
+/// The grace when the schema was built without its data (schema printing, tests).
+const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// Ends a subscription after its first error (after reporting it): a subscriber that
 /// missed an event must know it and subscribe again, rather than silently skip it.
@@ -206,15 +182,18 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// Every new message of a ticket, in commit order, once each. Private notes are sent
     /// to team keys, never to customer tokens (who may follow their own tickets only).
+    /// With `after` (a message's `eventPosition`), first the messages added since then.
     async fn message_added(
         &self,
         ctx: &Context<'_>,
         ticket_id: Uuid,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Message>>> {
         let sub = Subscriber::of(ctx)?;
         let team_id = sub.viewer.team_id;
         let scope = TicketScope::of(&sub.viewer);
-        let events = team_events(&sub.broker, team_id);
+        let key = sub.stream("messageAdded", ticket_id.to_string());
+        let feed = Feed::open(&sub, key, after.as_deref()).await?;
         sub.db
             .run(move |conn| {
                 tickets::find_by_id(conn, &scope, ticket_id)?.ok_or(AppError::NotFound("ticket"))
@@ -223,51 +202,53 @@ impl SubscriptionRoot {
             .gql()?;
         let (db, broker, grace) = (sub.db.clone(), sub.broker.clone(), sub.grace);
         let customer = sub.viewer.is_customer();
-        let messages = events
-            .filter(move |event| {
-                let wanted = match event {
-                    Ok(event) => event.kind == EventKind::MessageAdded && event.ticket == ticket_id,
-                    Err(_) => true,
+        let handle = move |event: Event| {
+            let (db, broker) = (db.clone(), broker.clone());
+            async move {
+                let (true, Some(message_id)) = (
+                    event.kind == EventKind::MessageAdded && event.ticket == ticket_id,
+                    event.message,
+                ) else {
+                    return Ok(None);
                 };
-                async move { wanted }
-            })
-            .then(move |event| {
-                let (db, broker) = (db.clone(), broker.clone());
-                async move {
-                    let event = event?;
-                    let message_id = event.message.unwrap_or_default();
-                    let load = riding_out(grace, move || {
-                        let db = db.clone();
-                        async move {
-                            db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
-                                .await
-                        }
-                    });
-                    once(&broker, event.seq, "message".into(), load).await
-                }
-                // Boxed: `then` keeps room for its future inline, in every idle subscription.
-                .boxed()
-            })
-            // Private notes are the team's: a customer's subscription never sees them.
-            .filter_map(move |loaded| async move {
-                match loaded {
-                    Ok(Some(message)) if message.is_private && customer => None,
-                    other => other.transpose(),
-                }
-            });
-        Ok(until_error(messages))
+                let load = riding_out(grace, move || {
+                    let db = db.clone();
+                    async move {
+                        db.run(move |conn| Ok(messages::find(conn, team_id, message_id)?))
+                            .await
+                    }
+                });
+                let message = once(&broker, event.seq, "message".into(), load).await?;
+                // Private notes are the team's: a customer's subscription never sees them.
+                Ok(message.filter(|message| !(message.is_private && customer)))
+            }
+            // Boxed: the stream keeps room for its future inline, in every idle subscription.
+            .boxed()
+        };
+        Ok(follow(feed, handle, |message: &mut Message, position| {
+            message.event_position = Some(position)
+        }))
     }
 
     /// Changes of the tickets matching `filter` (the same rules as the `tickets` query):
-    /// created, updated, assigned, and messages added or deleted.
+    /// created, updated, assigned, and messages added or deleted. With `after` (a
+    /// change's `eventPosition`), first the changes since then.
     async fn ticket_changed(
         &self,
         ctx: &Context<'_>,
         filter: Option<TicketFilter>,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<TicketChange>>> {
         let sub = Subscriber::of(ctx)?;
         let filter = Arc::new(filter.unwrap_or_default());
         filter.validate("filter").gql()?;
+        let fingerprint = pagination::fingerprint(&*filter);
+        let feed = Feed::open(
+            &sub,
+            sub.stream("ticketChanged", fingerprint.clone()),
+            after.as_deref(),
+        )
+        .await?;
         let (db, broker, scope) = (
             sub.db.clone(),
             sub.broker.clone(),
@@ -275,9 +256,9 @@ impl SubscriptionRoot {
         );
         let (customer, grace) = (sub.viewer.is_customer(), sub.grace);
         // Subscriptions with the same scope and filter share each event's check.
-        let key = format!("ticket:{scope:?}:{}", pagination::fingerprint(&*filter));
-        let changes = team_events(&sub.broker, scope.team_id)
-            .then(move |event| {
+        let key = format!("ticket:{scope:?}:{fingerprint}");
+        let handle =
+            move |event: Event| -> futures_util::future::BoxFuture<'static, Handled<TicketChange>> {
                 let (db, broker, filter, scope, key) = (
                     db.clone(),
                     broker.clone(),
@@ -286,7 +267,6 @@ impl SubscriptionRoot {
                     key.clone(),
                 );
                 async move {
-                    let event = event?;
                     // A private note is the team's business: its coming and going is not
                     // announced to a customer.
                     if customer && is_private_note(&broker, &db, grace, &event).await? {
@@ -307,12 +287,16 @@ impl SubscriptionRoot {
                         kind: TicketChangeKind::of(event.kind),
                         ticket,
                         message_id: event.message,
+                        event_position: Arc::from(""),
                     }))
                 }
                 .boxed()
-            })
-            .filter_map(|change: Result<Option<TicketChange>>| async move { change.transpose() });
-        Ok(until_error(changes))
+            };
+        Ok(follow(
+            feed,
+            handle,
+            |change: &mut TicketChange, position| change.event_position = position,
+        ))
     }
 
     /// The team's unread count (see `Query.unreadCount`): its value now, then each new
@@ -375,50 +359,6 @@ impl SubscriptionRoot {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unavailable() -> AppError {
-        AppError::DbUnavailable("the database is unreachable (reconnecting)".into())
-    }
-
-    #[tokio::test]
-    async fn an_outage_shorter_than_the_grace_only_delays_the_read() {
-        let mut tries = 0;
-        let read = riding_out(Duration::from_secs(30), || {
-            tries += 1;
-            let result = match tries {
-                1..=3 => Err(unavailable()),
-                _ => Ok(tries),
-            };
-            async move { result }
-        })
-        .await;
-        assert_eq!(read.ok(), Some(4));
-    }
-
-    #[tokio::test]
-    async fn an_outage_past_the_grace_ends_with_db_unavailable() {
-        let started = Instant::now();
-        let read: std::result::Result<(), AppError> =
-            riding_out(Duration::from_millis(400), || async { Err(unavailable()) }).await;
-        let err = read.err().map(|err| (err.code(), err.to_string()));
-        assert_eq!(err.map(|(code, _)| code), Some(ErrorCode::DbUnavailable));
-        let waited = started.elapsed();
-        // Waits of 50, 100 and 200 ms; the next would pass the grace.
-        assert!(waited >= Duration::from_millis(350), "{waited:?}");
-        assert!(waited < Duration::from_secs(2), "{waited:?}");
-    }
-
-    #[tokio::test]
-    async fn other_errors_are_not_retried() {
-        let mut tries = 0;
-        let read: std::result::Result<(), AppError> = riding_out(Duration::from_secs(30), || {
-            tries += 1;
-            async { Err(AppError::NotFound("message")) }
-        })
-        .await;
-        assert!(matches!(read, Err(AppError::NotFound(_))));
-        assert_eq!(tries, 1);
-    }
 
     fn event(seq: i64, team: Uuid) -> Event {
         Event {
