@@ -124,6 +124,79 @@ pub fn migrate(url: &str) -> Result<Vec<String>, StartupError> {
     Ok(db::migrations::run_pending(&mut conn)?)
 }
 
+/// Applies the migrations, first waiting (up to `wait`; None: as long as it takes) while
+/// the database is unreachable: a replica started during a database outage, or before its
+/// database, serves once the database answers instead of exiting.
+async fn migrate_once_reachable(url: &str, wait: Option<Duration>) -> Result<(), StartupError> {
+    let started = std::time::Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    let mut said_at: Option<std::time::Instant> = None;
+    loop {
+        let migrate_url = url.to_string();
+        let outcome = tokio::task::spawn_blocking(move || migrate(&migrate_url))
+            .await
+            .map_err(AppError::from)?;
+        let (err, reason) = match outcome {
+            Ok(_) => break,
+            Err(err) => match unreachable_reason(&err) {
+                Some(reason) => (err, reason),
+                None => return Err(err),
+            },
+        };
+        if wait.is_some_and(|wait| started.elapsed() >= wait) {
+            return Err(err);
+        }
+        // Said at once, then every 10 s: an operator sees why nothing listens yet.
+        if said_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+            tracing::warn!(%reason, "the database is unreachable; waiting for it before serving");
+            said_at = Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+    if said_at.is_some() {
+        tracing::info!(
+            waited_ms = started.elapsed().as_millis() as u64,
+            "the database answers; starting"
+        );
+    }
+    Ok(())
+}
+
+/// Why the database cannot be reached (yet), if that is what a start-up error means,
+/// rather than that it refused us (credentials, a missing database): only the first is
+/// worth waiting for.
+fn unreachable_reason(err: &StartupError) -> Option<String> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const UNREACHABLE: [&str; 11] = [
+        "connection refused",
+        "no such file or directory",
+        "the database system is starting up",
+        "the database system is not yet accepting connections",
+        "the database system is in recovery mode",
+        "the database system is shutting down",
+        "timeout expired",
+        "timed out",
+        "network is unreachable",
+        "server closed the connection unexpectedly",
+        "could not connect to server",
+    ];
+    let message = match err {
+        StartupError::Connect(diesel::ConnectionError::BadConnection(message)) => message.clone(),
+        StartupError::App(AppError::DbUnavailable(source)) => source.to_string(),
+        StartupError::Query(Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            info,
+        )) => return Some(info.message().to_string()),
+        _ => return None,
+    };
+    let lowercase = message.to_lowercase();
+    UNREACHABLE
+        .iter()
+        .any(|sign| lowercase.contains(sign))
+        .then(|| message.lines().next().unwrap_or_default().to_string())
+}
+
 /// A bound, not yet running server.
 pub struct App {
     server: Server,
@@ -143,10 +216,7 @@ impl App {
         options: &ServeOptions,
         tokens: Option<TokenSecret>,
     ) -> Result<App, StartupError> {
-        let migrate_url = url.to_string();
-        tokio::task::spawn_blocking(move || migrate(&migrate_url))
-            .await
-            .map_err(AppError::from)??;
+        migrate_once_reachable(url, options.database_wait_secs.map(Duration::from_secs)).await?;
         let metrics = Arc::new(Metrics::new()?);
         let db = Db::connect(
             url,
@@ -352,5 +422,41 @@ mod open_file_limit_tests {
         let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
         assert_eq!(now, Some(soft));
         assert_eq!(soft, hard);
+    }
+}
+
+#[cfg(test)]
+mod database_wait_tests {
+    use super::{unreachable_reason, StartupError};
+
+    fn is_unreachable(err: &StartupError) -> bool {
+        unreachable_reason(err).is_some()
+    }
+
+    fn connect_error(message: &str) -> StartupError {
+        StartupError::Connect(diesel::ConnectionError::BadConnection(message.into()))
+    }
+
+    #[test]
+    fn only_an_unreachable_database_is_waited_for() {
+        // As `db::connect` reports it.
+        let refused = diesel::ConnectionError::BadConnection("Connection refused".into());
+        let unavailable = StartupError::App(crate::error::AppError::from(refused));
+        assert!(is_unreachable(&unavailable));
+        for waited in [
+            "connection to server at \"127.0.0.1\", port 1 failed: Connection refused",
+            "FATAL:  the database system is starting up",
+            "FATAL:  the database system is in recovery mode",
+            "FATAL:  the database system is not yet accepting connections",
+        ] {
+            assert!(is_unreachable(&connect_error(waited)), "{waited}");
+        }
+        for refused in [
+            "FATAL:  password authentication failed for user \"ticketgate\"",
+            "FATAL:  database \"nope\" does not exist",
+            "invalid connection string",
+        ] {
+            assert!(!is_unreachable(&connect_error(refused)), "{refused}");
+        }
     }
 }

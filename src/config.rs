@@ -57,7 +57,7 @@ pub struct GlobalOptions {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (the default command).
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create demo data: a team (created if missing) with persons, users, tickets, messages.
@@ -222,6 +222,13 @@ pub struct ServeOptions {
         default_value_t = 30
     )]
     pub subscription_outage_grace_secs: u64,
+
+    /// How long a replica that starts while the database is unreachable waits for it, in
+    /// seconds (it says so in its log, then serves once the database answers). Unset:
+    /// as long as it takes. Errors other than an unreachable database (a wrong password,
+    /// a missing database) stop the start at once.
+    #[arg(long, env = "TICKETGATE_DATABASE_WAIT_SECS")]
+    pub database_wait_secs: Option<u64>,
 
     /// How long the outbox keeps events, in seconds: a subscription can resume (`after:`)
     /// from a position up to this old; an older one gets POSITION_EXPIRED.

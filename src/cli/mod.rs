@@ -9,15 +9,13 @@ use std::path::Path;
 
 use crate::app::{Database, StartupError};
 use crate::auth::customer_tokens::TokenSecret;
-use crate::config::{
-    ApiKeyCommand, Cli, Command, CustomerTokenCommand, GlobalOptions, SeedArgs, ServeOptions,
-};
+use crate::config::{ApiKeyCommand, Cli, Command, CustomerTokenCommand, GlobalOptions, SeedArgs};
 use crate::{schema, seed};
 
 pub fn run(cli: Cli) -> Result<(), StartupError> {
     match cli
         .command
-        .unwrap_or(Command::Serve(ServeOptions::default()))
+        .unwrap_or_else(|| Command::Serve(Box::default()))
     {
         Command::Serve(options) => serve::serve(&cli.global, &options),
         Command::Migrate => migrate(&cli.global),

@@ -14,7 +14,7 @@ pub fn serve(global: &GlobalOptions, options: &ServeOptions) -> Result<(), Start
     actix_web::rt::System::new().block_on(async {
         // Signals are ours from the first moment: a Ctrl-C during start-up must still stop
         // the server cleanly (and leave the local cluster), never kill the process outright.
-        let shutdown = ShutdownSignal::install()?;
+        let mut shutdown = ShutdownSignal::install()?;
         let database = open(global)?;
         let tokens = token_secret(global, &database)?;
         let demo_key = if database.created && !options.no_demo {
@@ -24,7 +24,16 @@ pub fn serve(global: &GlobalOptions, options: &ServeOptions) -> Result<(), Start
             None
         };
         let started = std::time::Instant::now();
-        let app = App::build(&database.url, options, tokens).await?;
+        // A replica started while its database is down waits for it (see
+        // `migrate_once_reachable`); a signal meanwhile ends the wait and the process.
+        let app = tokio::select! {
+            app = App::build(&database.url, options, tokens) => app?,
+            () = shutdown.received() => {
+                tracing::info!("stopped before serving");
+                drop(database);
+                return Ok(());
+            }
+        };
         tracing::info!(
             addr = %app.addr(),
             startup_ms = started.elapsed().as_millis() as u64,
@@ -57,14 +66,19 @@ impl ShutdownSignal {
         })
     }
 
+    /// Resolves on the first signal.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+
     /// Stops the server gracefully on the first signal (including one that came while
     /// starting up): websockets are closed (1001), requests in flight finish.
     fn stop_on_signal(mut self, handle: crate::app::StopHandle) {
         actix_web::rt::spawn(async move {
-            tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-            }
+            self.received().await;
             tracing::info!("shutting down");
             handle.stop(true).await;
         });

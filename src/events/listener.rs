@@ -50,7 +50,8 @@ pub async fn run(url: String, broker: Arc<Broker>, listening: tokio::sync::onesh
         // Key changes go unnoticed until the next LISTEN: caches must not be trusted.
         broker.set_listening(false);
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        // At most 1 s: live events resume within a second of the database coming back.
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 

@@ -1,13 +1,17 @@
 //! PostgreSQL crashes under load and comes back: a private cluster (the shared test cluster
 //! must stay up for the other tests), its postmaster sent SIGQUIT — what
-//! `pg_ctl stop -m immediate` sends — while eight clients write through a server, then
-//! started again on the same port three seconds later.
+//! `pg_ctl stop -m immediate` sends — while eight clients write through two replicas (real
+//! `ticketgate serve` processes), then started again on the same port three seconds later.
 //!
 //! Asserted: every failure meanwhile is a clean, prompt `DB_UNAVAILABLE`; `/readyz` says
-//! 503 while the database is away and 200 once it is back; every writer succeeds again
-//! after the restart; every acknowledged message is stored; a live `messageAdded`
-//! subscriber rides the outage out and receives every stored message once, in order. How fast it recovers, per
-//! load, is a figure for the log (printed), not an assertion.
+//! 503 while the database is away and 200 once it is back, on both replicas; every writer
+//! succeeds again after the restart; every acknowledged message is stored; a live
+//! `messageAdded` subscriber on each replica rides the outage out (the event listener
+//! loses its connection and comes back) and receives every stored message once, in order;
+//! a client that dropped its subscription during the outage resumes from its last
+//! position on the other replica and gets exactly what it missed. How fast it recovers is
+//! a figure for the log and for `bench/recovery.py`, not an assertion. Also: a replica
+//! started while the database is down waits, says so, and serves once it is up.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,8 +23,9 @@ use serde_json::json;
 use ticketgate::auth::viewer::Scope;
 use ticketgate::db::local_pg::{self, LocalCluster};
 
+use crate::helpers::replica::Replica;
 use crate::helpers::ws::{self, next_payload, send, subscribe};
-use crate::helpers::{self, fixtures, TestServer};
+use crate::helpers::{self, fixtures, Client};
 
 const WRITERS: usize = 8;
 const SEND: &str =
@@ -122,85 +127,56 @@ struct Outcomes {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_database_crash_under_load_is_clean_and_recovers() {
+async fn a_database_crash_under_load_is_clean_and_recovers_on_both_replicas() {
     let mut pg = PrivateCluster::start();
-    let team = fixtures::team(
-        &mut PgConnection::establish(&pg.url).expect("connect"),
-        "acme",
-    );
-    let ticket = fixtures::tickets(&mut PgConnection::establish(&pg.url).expect("c"), team, 1)[0];
+    let mut conn = PgConnection::establish(&pg.url).expect("connect");
+    let team = fixtures::team(&mut conn, "acme");
+    let ticket = fixtures::tickets(&mut conn, team, 1)[0];
     let key = helpers::create_key(&pg.url, team, &[Scope::Read, Scope::Write]);
-    let server = TestServer::builder(&pg.url)
-        .options(|options| options.pool_size = 8)
-        .start();
-    let client = server.client(&key);
-    // The key is cached from here on: the outage is the database's, not the key check's.
-    client
-        .data("{ tickets(first: 1) { totalCount } }", json!({}))
-        .await;
-    let received = listen(&server, &key, ticket, &client).await;
+    let env = [("TICKETGATE_POOL_SIZE", "8")];
+    let replicas = [Replica::spawn(&pg.url, &env), Replica::spawn(&pg.url, &env)];
+    let clients: Vec<Client> = replicas
+        .iter()
+        .map(|replica| Client::new(replica.graphql(), &key))
+        .collect();
+    // Keys are cached from here on: the outage is the database's, not the key check's.
+    for client in &clients {
+        client
+            .data("{ tickets(first: 1) { totalCount } }", json!({}))
+            .await;
+    }
+    let hearing = listen(&replicas, &key, ticket, &clients[0]).await;
+    let resumer = Resumer::start(&replicas[0], &key, ticket).await;
 
     let restarted: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let stop = Instant::now() + Duration::from_secs(60);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut writers = Vec::new();
-    for writer in 0..WRITERS {
-        let client = server.client(&key);
-        let (restarted, done) = (restarted.clone(), done.clone());
-        writers.push(tokio::spawn(async move {
-            let mut seen = Outcomes::default();
-            let mut n = 0;
-            while !done.load(std::sync::atomic::Ordering::Acquire) && Instant::now() < stop {
-                n += 1;
-                let content = format!("w{writer}-{n}");
-                let sent = Instant::now();
-                let (status, body) = client
-                    .post(SEND, json!({ "t": ticket, "c": content }))
-                    .await;
-                // A failed mutation that wrote nothing is a 503 (retry later), else a 200.
-                let code = body["errors"][0]["extensions"]["code"].as_str();
-                assert!(
-                    status == 200 || (status == 503 && code == Some("DB_UNAVAILABLE")),
-                    "{status} {body}"
-                );
-                match code {
-                    None => {
-                        assert!(body["data"]["sendMessage"]["id"].is_string(), "{body}");
-                        seen.acknowledged.push(content);
-                        let back = *restarted.lock().expect("lock");
-                        if back.is_some_and(|back| sent >= back) {
-                            seen.success_after_restart = true;
-                            seen.first_success_after_restart
-                                .get_or_insert_with(Instant::now);
-                        }
-                    }
-                    Some(code) => {
-                        seen.codes.insert(code.to_string());
-                        seen.slowest_failure = seen.slowest_failure.max(sent.elapsed());
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
-            seen
-        }));
-    }
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let client = clients[writer % 2].clone();
+            tokio::spawn(write_until_done(
+                client,
+                ticket,
+                writer,
+                restarted.clone(),
+                done.clone(),
+            ))
+        })
+        .collect();
 
     tokio::time::sleep(Duration::from_millis(800)).await;
     tokio::task::block_in_place(|| pg.crash());
-    let away = readyz(&server).await;
+    // The resuming client loses its subscription while the database is away.
+    let last_seen = resumer.stop().await;
+    let away = readyz_all(&replicas).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let away_later = readyz(&server).await;
+    let away_later = readyz_all(&replicas).await;
     tokio::task::block_in_place(|| pg.restart());
     *restarted.lock().expect("lock") = Some(Instant::now());
-    // Until every writer has succeeded again (or the minute is up), then a little more.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut back = 0;
-    while Instant::now() < deadline {
-        back = readyz(&server).await;
-        if back == 200 {
-            break;
-        }
+    let mut back = readyz_all(&replicas).await;
+    while back != [200, 200] && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
+        back = readyz_all(&replicas).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     done.store(true, std::sync::atomic::Ordering::Release);
@@ -235,44 +211,135 @@ async fn a_database_crash_under_load_is_clean_and_recovers() {
         "first success {:?} after PostgreSQL was ready again",
         first_back.map(|at| at.duration_since(restart))
     );
-    assert_eq!(away, 503, "/readyz while the database is away");
-    assert_eq!(away_later, 503, "/readyz while the database is still away");
-    assert_eq!(back, 200, "/readyz once the database is back");
+    assert_eq!(away, [503, 503], "/readyz while the database is away");
+    assert_eq!(away_later, [503, 503], "/readyz while it is still away");
+    assert_eq!(back, [200, 200], "/readyz once the database is back");
 
-    // In commit order: messages of one ticket are written one at a time (the ticket is
-    // locked), each after the last.
-    let stored: Vec<String> = {
-        use ticketgate::db::schema::messages;
-        let mut conn = PgConnection::establish(&pg.url).expect("connect");
-        messages::table
-            .filter(messages::ticket_id.eq(ticket))
-            .order((messages::created_at, messages::id))
-            .select(messages::content)
-            .load::<String>(&mut conn)
-            .expect("messages")
-    };
+    let stored = stored_messages(&pg.url, ticket);
     let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
     let lost: Vec<&String> = acknowledged.difference(&stored_set).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
 
-    // The subscriber: every stored message once, in commit order (it may lag a little).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while received.lock().expect("lock").messages.len() < stored.len() && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Each live subscriber: every stored message once, in commit order (it may lag).
+    for (replica, heard) in hearing.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while heard.lock().expect("lock").messages.len() < stored.len() && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let heard = heard.lock().expect("lock");
+        assert_eq!(heard.ended, None, "replica {replica}'s subscription ended");
+        assert_eq!(
+            heard.messages, stored,
+            "replica {replica}'s subscriber against the stored messages"
+        );
     }
-    let heard = received.lock().expect("lock");
-    assert_eq!(heard.ended, None, "the subscription ended");
-    assert_eq!(
-        heard.messages, stored,
-        "the subscriber's messages against the stored ones"
-    );
-    drop(server);
+
+    // The resuming client, on the other replica: exactly what came after its position.
+    let (content, position) = last_seen;
+    let seen_up_to = stored
+        .iter()
+        .position(|stored| *stored == content)
+        .expect("the resumer's last message is stored");
+    let missed = &stored[seen_up_to + 1..];
+    let resumed = resume(&replicas[1], &key, ticket, &position, missed.len()).await;
+    assert_eq!(resumed, missed, "a resume gets exactly what it missed");
 }
 
-async fn readyz(server: &TestServer) -> u16 {
+/// Starts serving only once the database answers: a replica started while it is down
+/// waits (and says so in its log), then serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_started_while_the_database_is_down_waits_then_serves() {
+    let mut pg = PrivateCluster::start();
+    let team = fixtures::team(&mut PgConnection::establish(&pg.url).expect("c"), "acme");
+    let key = helpers::create_key(&pg.url, team, &[Scope::Read, Scope::Write]);
+    tokio::task::block_in_place(|| pg.crash());
+    let mut starting = Replica::launch(&pg.url, &[]);
+    let said = starting.line_with("waiting for it before serving", Duration::from_secs(20));
+    assert!(said.is_some(), "the replica says it waits for the database");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(starting.running(), "it waits rather than exits");
+    tokio::task::block_in_place(|| pg.restart());
+    let replica = tokio::task::block_in_place(|| starting.ready(Duration::from_secs(30)));
+    assert_eq!(readyz(&replica.base).await, 200);
+    let client = Client::new(replica.graphql(), &key);
+    let created = client
+        .data(
+            "mutation { createTicket(input: { distinctId: \"v\", message: \"hi\" }) { ticketNumber } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(created["createTicket"]["ticketNumber"], 1);
+}
+
+/// Sends messages until `done`, through one replica; what it saw.
+async fn write_until_done(
+    client: Client,
+    ticket: uuid::Uuid,
+    writer: usize,
+    restarted: Arc<Mutex<Option<Instant>>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+) -> Outcomes {
+    let stop = Instant::now() + Duration::from_secs(60);
+    let mut seen = Outcomes::default();
+    let mut n = 0;
+    while !done.load(std::sync::atomic::Ordering::Acquire) && Instant::now() < stop {
+        n += 1;
+        let content = format!("w{writer}-{n}");
+        let sent = Instant::now();
+        let (status, body) = client
+            .post(SEND, json!({ "t": ticket, "c": content }))
+            .await;
+        // A failed mutation that wrote nothing is a 503 (retry later), else a 200.
+        let code = body["errors"][0]["extensions"]["code"].as_str();
+        assert!(
+            status == 200 || (status == 503 && code == Some("DB_UNAVAILABLE")),
+            "{status} {body}"
+        );
+        match code {
+            None => {
+                assert!(body["data"]["sendMessage"]["id"].is_string(), "{body}");
+                seen.acknowledged.push(content);
+                let back = *restarted.lock().expect("lock");
+                if back.is_some_and(|back| sent >= back) {
+                    seen.success_after_restart = true;
+                    seen.first_success_after_restart
+                        .get_or_insert_with(Instant::now);
+                }
+            }
+            Some(code) => {
+                seen.codes.insert(code.to_string());
+                seen.slowest_failure = seen.slowest_failure.max(sent.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    seen
+}
+
+/// The ticket's messages in commit order: one ticket's messages are written one at a
+/// time (the ticket is locked), each after the last.
+fn stored_messages(url: &str, ticket: uuid::Uuid) -> Vec<String> {
+    use ticketgate::db::schema::messages;
+    let mut conn = PgConnection::establish(url).expect("connect");
+    messages::table
+        .filter(messages::ticket_id.eq(ticket))
+        .order((messages::created_at, messages::id))
+        .select(messages::content)
+        .load::<String>(&mut conn)
+        .expect("messages")
+}
+
+async fn readyz_all(replicas: &[Replica; 2]) -> [u16; 2] {
+    [
+        readyz(&replicas[0].base).await,
+        readyz(&replicas[1].base).await,
+    ]
+}
+
+async fn readyz(base: &str) -> u16 {
     reqwest::Client::new()
-        .get(server.url("/readyz"))
+        .get(format!("{base}/readyz"))
         .timeout(Duration::from_secs(5))
         .send()
         .await
@@ -280,7 +347,7 @@ async fn readyz(server: &TestServer) -> u16 {
         .unwrap_or(0)
 }
 
-/// What the live subscriber heard.
+/// What a live subscriber heard.
 #[derive(Default)]
 struct Heard {
     messages: Vec<String>,
@@ -288,51 +355,128 @@ struct Heard {
     ended: Option<String>,
 }
 
-/// A `messageAdded` subscriber on `ticket`, live once a first message came through.
+fn message_added(ticket: uuid::Uuid, after: Option<&str>) -> String {
+    let after = after.map_or(String::new(), |p| format!(", after: \"{p}\""));
+    format!(
+        "subscription {{ messageAdded(ticketId: \"{ticket}\"{after}) {{ content eventPosition }} }}"
+    )
+}
+
+/// A `messageAdded` subscriber on `ticket` on each replica, live once a first message
+/// came through on both.
 async fn listen(
-    server: &TestServer,
+    replicas: &[Replica; 2],
     key: &str,
     ticket: uuid::Uuid,
-    client: &helpers::Client,
-) -> Arc<Mutex<Heard>> {
-    let mut socket = ws::ready(&server.ws_url(), key).await;
-    let query = format!("subscription {{ messageAdded(ticketId: \"{ticket}\") {{ content }} }}");
-    send(&mut socket, subscribe("m", &query)).await;
+    client: &Client,
+) -> Vec<Arc<Mutex<Heard>>> {
+    let mut sockets = Vec::new();
+    for replica in replicas {
+        let mut socket = ws::ready(&replica.ws(), key).await;
+        send(&mut socket, subscribe("m", &message_added(ticket, None))).await;
+        sockets.push(socket);
+    }
     client
         .data(SEND, json!({ "t": ticket, "c": "warm-up" }))
         .await;
-    let first = next_payload(&mut socket, "m").await;
-    let heard = Arc::new(Mutex::new(Heard {
-        messages: vec![first["data"]["messageAdded"]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()],
-        ended: None,
-    }));
-    let hearing = heard.clone();
-    tokio::spawn(async move {
-        use futures_util::StreamExt;
-        while let Some(Ok(message)) = socket.next().await {
-            let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
-                continue;
-            };
-            let message: serde_json::Value = serde_json::from_str(&text).expect("json");
-            let mut heard = hearing.lock().expect("lock");
-            match message["type"].as_str() {
-                Some("next") => {
-                    match message["payload"]["data"]["messageAdded"]["content"].as_str() {
-                        Some(content) => heard.messages.push(content.to_string()),
-                        None => heard.ended = Some(message.to_string()),
-                    }
-                }
-                Some("ping" | "pong") => {}
-                _ => heard.ended = Some(message.to_string()),
-            }
+    let mut hearing = Vec::new();
+    for mut socket in sockets {
+        let first = next_payload(&mut socket, "m").await;
+        let content = first["data"]["messageAdded"]["content"].as_str();
+        let heard = Arc::new(Mutex::new(Heard {
+            messages: vec![content.unwrap_or_default().to_string()],
+            ended: None,
+        }));
+        tokio::spawn(hear(socket, heard.clone()));
+        hearing.push(heard);
+    }
+    hearing
+}
+
+async fn hear(mut socket: ws::Ws, heard: Arc<Mutex<Heard>>) {
+    use futures_util::StreamExt;
+    while let Some(Ok(message)) = socket.next().await {
+        let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
+            continue;
+        };
+        let message: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let mut heard = heard.lock().expect("lock");
+        match message["type"].as_str() {
+            Some("next") => match message["payload"]["data"]["messageAdded"]["content"].as_str() {
+                Some(content) => heard.messages.push(content.to_string()),
+                None => heard.ended = Some(message.to_string()),
+            },
+            Some("ping" | "pong") => {}
+            _ => heard.ended = Some(message.to_string()),
         }
-        let mut heard = hearing.lock().expect("lock");
-        heard
-            .ended
-            .get_or_insert_with(|| "the socket closed".into());
-    });
+    }
+    let mut heard = heard.lock().expect("lock");
     heard
+        .ended
+        .get_or_insert_with(|| "the socket closed".into());
+}
+
+/// A subscriber that keeps the last message it saw and its position, until stopped.
+struct Resumer {
+    last: Arc<Mutex<Option<(String, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Resumer {
+    async fn start(replica: &Replica, key: &str, ticket: uuid::Uuid) -> Resumer {
+        let mut socket = ws::ready(&replica.ws(), key).await;
+        send(&mut socket, subscribe("r", &message_added(ticket, None))).await;
+        let last: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+        let keeping = last.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let payload = next_payload(&mut socket, "r").await;
+                let message = &payload["data"]["messageAdded"];
+                let (Some(content), Some(position)) = (
+                    message["content"].as_str(),
+                    message["eventPosition"].as_str(),
+                ) else {
+                    panic!("unexpected {payload}");
+                };
+                *keeping.lock().expect("lock") = Some((content.into(), position.into()));
+            }
+        });
+        Resumer { last, task }
+    }
+
+    /// Drops the subscription (and its socket); the last message seen and its position.
+    async fn stop(self) -> (String, String) {
+        self.task.abort();
+        let _ = self.task.await;
+        let last = self.last.lock().expect("lock").clone();
+        last.expect("the resumer saw a message before the outage")
+    }
+}
+
+/// Subscribes on `replica` from `position` and reads `count` messages, then checks that
+/// nothing more comes.
+async fn resume(
+    replica: &Replica,
+    key: &str,
+    ticket: uuid::Uuid,
+    position: &str,
+    count: usize,
+) -> Vec<String> {
+    let mut socket = ws::ready(&replica.ws(), key).await;
+    send(
+        &mut socket,
+        subscribe("r", &message_added(ticket, Some(position))),
+    )
+    .await;
+    let mut contents = Vec::new();
+    for _ in 0..count {
+        let payload = next_payload(&mut socket, "r").await;
+        let content = payload["data"]["messageAdded"]["content"].as_str();
+        contents.push(content.unwrap_or_else(|| panic!("{payload}")).to_string());
+    }
+    assert!(
+        ws::silent_for(&mut socket, Duration::from_millis(500)).await,
+        "nothing more after what was missed"
+    );
+    contents
 }

@@ -26,6 +26,57 @@ pub fn serve_command(db_url: &str) -> Command {
     command
 }
 
+/// A replica that may not listen yet.
+pub struct Starting {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// The lines read so far, for the message of a failed start.
+    seen: Vec<String>,
+}
+
+impl Starting {
+    /// The first log line containing `text` within `wait` (None: none came).
+    pub fn line_with(&mut self, text: &str, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return Some(line);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Waits for the server to listen (its printed GraphQL endpoint).
+    pub fn ready(mut self, wait: Duration) -> Replica {
+        let Some(line) = self.line_with("GraphQL endpoint:", wait) else {
+            panic!(
+                "the replica did not start within {wait:?}; its log:\n{}",
+                self.seen.join("\n")
+            );
+        };
+        let url = line.split("GraphQL endpoint:").nth(1).unwrap_or_default();
+        let base = url.trim().trim_end_matches("/graphql").to_string();
+        // Later lines are read and dropped, so the child never blocks on a full pipe.
+        let lines = self.lines;
+        std::thread::spawn(move || while lines.recv().is_ok() {});
+        Replica {
+            child: self.child,
+            base,
+        }
+    }
+}
+
 pub struct Replica {
     child: Child,
     /// `http://127.0.0.1:PORT`
@@ -34,6 +85,12 @@ pub struct Replica {
 
 impl Replica {
     pub fn spawn(db_url: &str, env: &[(&str, &str)]) -> Replica {
+        Replica::launch(db_url, env).ready(Duration::from_secs(60))
+    }
+
+    /// Starts the process without waiting for it to listen: its log lines (at `info`,
+    /// unless `env` says otherwise) can be read while it starts.
+    pub fn launch(db_url: &str, env: &[(&str, &str)]) -> Starting {
         let mut child = serve_command(db_url)
             .env("TICKETGATE_LOG", "warn")
             .env("TICKETGATE_WORKERS", "2")
@@ -46,18 +103,19 @@ impl Replica {
             .spawn()
             .expect("start ticketgate");
         let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
+        let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("GraphQL endpoint:").nth(1) {
-                    let _ = tx.send(url.trim().trim_end_matches("/graphql").to_string());
+                if tx.send(line).is_err() {
+                    return;
                 }
             }
         });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the replica did not start");
-        Replica { child, base }
+        Starting {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     pub fn graphql(&self) -> String {
