@@ -6,7 +6,9 @@
 //! them. Each list charges the text and JSON it puts into the response as it builds it
 //! (see `lists::resolve_objects`); the first charge past the budget fails the field with
 //! `RESPONSE_TOO_LARGE`, every later one too, and the `Gateway` then answers the request
-//! with that error alone, dropping what was built.
+//! with that error alone, dropping what was built. Big rows (message pages) are charged
+//! when read as well (`hold`): the budget bounds what the request holds, rows and
+//! response together, not only what it sends.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -33,20 +35,37 @@ impl ResponseBudget {
 
     /// Spends `bytes`; an error once the total passes the limit.
     pub fn charge(&self, bytes: usize) -> Result<(), ServerError> {
+        match self.spend(bytes) {
+            true => Ok(()),
+            false => Err(ErrorCode::ResponseTooLarge.server_error(self.refusal(), None)),
+        }
+    }
+
+    /// Spends `bytes` for rows a resolver holds while the response is built from them
+    /// (the response copies their text: at its peak a request holds both). Charged as soon
+    /// as they are read, so twenty aliases of one big page are refused before any of them
+    /// is copied into the response, and memory stays within about the budget.
+    pub fn hold(&self, bytes: usize) -> async_graphql::Result<()> {
+        match self.spend(bytes) {
+            true => Ok(()),
+            false => Err(ErrorCode::ResponseTooLarge.error(self.refusal())),
+        }
+    }
+
+    /// False once the total passes the limit.
+    fn spend(&self, bytes: usize) -> bool {
         let spent = self
             .spent
             .fetch_add(bytes, Ordering::Relaxed)
             .saturating_add(bytes);
-        if spent > self.limit {
-            return Err(ErrorCode::ResponseTooLarge.server_error(
-                format!(
-                    "the response would carry more than {} bytes: ask for fewer or smaller items",
-                    self.limit
-                ),
-                None,
-            ));
-        }
-        Ok(())
+        spent <= self.limit
+    }
+
+    fn refusal(&self) -> String {
+        format!(
+            "the response would carry more than {} bytes: ask for fewer or smaller items",
+            self.limit
+        )
     }
 }
 

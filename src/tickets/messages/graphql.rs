@@ -9,6 +9,7 @@ use super::model::{Message, MessageAuthorType};
 use super::queries::MessagePageSpec;
 use crate::auth::TicketScope;
 use crate::error::{AppError, IntoGql};
+use crate::graphql::budget::ResponseBudget;
 use crate::graphql::context::RequestContext;
 use crate::graphql::lists::values::{of, string};
 use crate::graphql::lists::{fail_all, nested, report, ListObject, ObjectList, Page, Plan};
@@ -212,6 +213,9 @@ pub async fn ticket_messages(
         .await
         .gql()?
         .unwrap_or_default();
+    if let Some(budget) = ctx.data_opt::<ResponseBudget>() {
+        budget.hold(rows.iter().map(|message| message.content.len()).sum())?;
+    }
     let (has_previous, has_next) = match request.direction {
         Direction::Forward => (request.from.is_some(), more),
         Direction::Backward => (more, request.from.is_some()),
