@@ -250,6 +250,7 @@ impl App {
                 max_fields: options.max_fields,
                 max_tokens: options.max_tokens,
                 max_response_bytes: options.max_response_bytes,
+                max_held_bytes_per_key: options.max_held_bytes_per_key,
                 introspection: options.introspection,
                 document_cache: options.document_cache,
             },

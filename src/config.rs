@@ -122,6 +122,16 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_response_bytes: usize,
 
+    /// Most bytes the requests of one API key in flight may hold together (counted like
+    /// `--max-response-bytes`; a team's customer tokens share one allowance); past it a
+    /// request fails with `RESPONSE_TOO_LARGE`. 0: no limit.
+    #[arg(
+        long,
+        env = "TICKETGATE_MAX_HELD_BYTES_PER_KEY",
+        default_value_t = 128 * 1024 * 1024
+    )]
+    pub max_held_bytes_per_key: usize,
+
     /// Most root fields in one operation; 0: no limit.
     #[arg(long, env = "TICKETGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,

@@ -35,6 +35,8 @@ pub struct SchemaOptions {
     pub max_tokens: usize,
     /// Bytes of text and JSON one response may carry (0: no budget).
     pub max_response_bytes: usize,
+    /// Bytes the requests of one credential in flight may hold together (0: no limit).
+    pub max_held_bytes_per_key: usize,
     pub introspection: bool,
     /// Parsed documents kept by their text (0: none).
     pub document_cache: usize,
@@ -50,6 +52,7 @@ impl Default for SchemaOptions {
             max_fields: 5_000,
             max_tokens: 50_000,
             max_response_bytes: 32 * 1024 * 1024,
+            max_held_bytes_per_key: 128 * 1024 * 1024,
             introspection: true,
             document_cache: 1000,
         }
@@ -75,6 +78,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         limits,
         options.document_cache,
         options.max_response_bytes,
+        options.max_held_bytes_per_key,
     )
 }
 

@@ -11,6 +11,7 @@
 //! `documents`) run on a second build of the same schema in async-graphql's fast
 //! validation mode: the full rules are about a tenth of a page's CPU.
 
+use std::any::TypeId;
 use std::future::ready;
 use std::sync::Arc;
 
@@ -20,8 +21,9 @@ use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
 use super::build::GraphqlSchema;
+use crate::auth::Viewer;
 use crate::error::ErrorCode;
-use crate::graphql::budget::{self, ResponseBudget};
+use crate::graphql::budget::{self, HeldBytes, Holder};
 use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use crate::graphql::error_codes::{code_response, parse_failed};
 use crate::graphql::limits::DocumentLimits;
@@ -37,6 +39,8 @@ pub struct Gateway {
     documents: Option<Arc<DocumentCache>>,
     /// Bytes of text a response may carry (0: no budget); see `budget`.
     max_response_bytes: usize,
+    /// What each credential's requests in flight hold together.
+    held: Arc<HeldBytes>,
 }
 
 impl Gateway {
@@ -46,12 +50,14 @@ impl Gateway {
         limits: DocumentLimits,
         documents: usize,
         max_response_bytes: usize,
+        max_held_bytes_per_key: usize,
     ) -> Self {
         Gateway {
             schema,
             prevalidated,
             limits,
             max_response_bytes,
+            held: Arc::new(HeldBytes::new(max_held_bytes_per_key)),
             documents: DocumentCache::new(documents, MAX_CACHED_BYTES).map(Arc::new),
         }
     }
@@ -143,9 +149,17 @@ impl Gateway {
         if self.max_response_bytes == 0 || is_subscription(request) {
             return;
         }
-        request
+        let holder = request
             .data
-            .insert(ResponseBudget::new(self.max_response_bytes));
+            .get(&TypeId::of::<Viewer>())
+            .and_then(|viewer| viewer.downcast_ref::<Viewer>())
+            .and_then(|viewer| match (viewer.key_id, viewer.is_customer()) {
+                (_, true) => Some(Holder::CustomersOf(viewer.team_id)),
+                (Some(key), false) => Some(Holder::Key(key)),
+                (None, false) => None,
+            });
+        let budget = self.held.budget(self.max_response_bytes, holder);
+        request.data.insert(budget);
     }
 }
 
