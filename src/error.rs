@@ -23,6 +23,9 @@ pub enum AppError {
     BadUserInput { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// More data than the request's budget allows.
+    #[error("{0}")]
+    TooLarge(String),
     /// A resume position whose events are no longer kept.
     #[error("{0}")]
     PositionExpired(String),
@@ -56,6 +59,7 @@ impl AppError {
             AppError::DbUnavailable(_) => ErrorCode::DbUnavailable,
             AppError::Internal(_) => ErrorCode::Internal,
             AppError::PositionExpired(_) => ErrorCode::PositionExpired,
+            AppError::TooLarge(_) => ErrorCode::ResponseTooLarge,
         }
     }
 

@@ -104,6 +104,11 @@ impl ResponseBudget {
         }
     }
 
+    /// The request's limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Spends `bytes`; an error once the total passes the limit.
     pub fn charge(&self, bytes: usize) -> Result<(), ServerError> {
         match self.spend(bytes) {

@@ -426,7 +426,9 @@ fn is_mutation(request: &mut Request) -> bool {
     let mut operations = document.operations.iter();
     let operation = match name {
         Some(name) => operations.find(|(op_name, _)| op_name.is_some_and(|n| n.as_str() == name)),
-        None => operations.next(),
+        // Several operations and no name: none is chosen (execution says so), whichever
+        // the map would list first.
+        None => operations.next().filter(|_| operations.next().is_none()),
     };
     operation.is_some_and(|(_, op)| op.node.ty == OperationType::Mutation)
 }

@@ -353,6 +353,23 @@ async fn a_response_past_its_budget_is_refused_whole() {
     }
     // Still serving, and within budget again.
     customer.data(&one, json!({})).await;
+
+    // With a budget smaller than twice the page, one copy is too much as well: the
+    // statement stops at half the budget, before the whole page is read.
+    let small = TestServer::builder(&db.url)
+        .options(|options| options.max_response_bytes = 8 * 1024 * 1024)
+        .start();
+    let customer = small.client(&customer_token(team, "alice", 600));
+    let (status, body) = customer.post(&one, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "RESPONSE_TOO_LARGE"
+    );
+    assert!(body["data"].is_null());
+    let few =
+        format!("{{ ticket(number: {number}) {{ messages(first: 100) {{ nodes {{ id }} }} }} }}");
+    customer.data(&few, json!({})).await;
 }
 
 #[derive(QueryableByName)]

@@ -196,16 +196,26 @@ pub async fn ticket_messages(
                 .as_i64()
                 .and_then(DateTime::from_timestamp_micros)
                 .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
-                .ok_or_else(|| AppError::bad_input("after", "invalid cursor"))
+                .ok_or_else(|| {
+                    let argument = match request.direction {
+                        Direction::Forward => "after",
+                        Direction::Backward => "before",
+                    };
+                    AppError::bad_input(argument, "invalid cursor")
+                })
                 .gql()?,
             position.id,
         )),
     };
+    let budget = ctx.data_opt::<ResponseBudget>();
     let spec = MessagePageSpec {
         size: request.size,
         direction: request.direction,
         from,
         include_private,
+        // Half the budget: the rows' text is held once as read and once as sent (`hold`).
+        // The same for every alias of a request, so they still share one statement.
+        max_bytes: budget.map(|budget| (budget.limit() / 2) as i64),
     };
     let (rows, more) = rc
         .loaders
@@ -213,7 +223,7 @@ pub async fn ticket_messages(
         .await
         .gql()?
         .unwrap_or_default();
-    if let Some(budget) = ctx.data_opt::<ResponseBudget>() {
+    if let Some(budget) = budget {
         budget.hold(rows.iter().map(|message| message.content.len()).sum())?;
     }
     let (has_previous, has_next) = match request.direction {

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::Message;
 use crate::db::sql::Statement;
+use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::Direction;
 
 /// The same page request for the messages of several tickets: oldest first, `size` of
@@ -17,6 +18,10 @@ pub struct MessagePageSpec {
     pub direction: Direction,
     pub from: Option<(DateTime<Utc>, Uuid)>,
     pub include_private: bool,
+    /// Most bytes of text the statement may bring back (the request's budget allows no
+    /// more): past it the statement stops and the read fails with RESPONSE_TOO_LARGE, so a
+    /// page bigger than the budget never reaches this process. None: no cap.
+    pub max_bytes: Option<i64>,
 }
 
 /// Page rows of one ticket and whether more lie beyond them.
@@ -29,13 +34,31 @@ pub fn pages_for_tickets(
     team_id: Uuid,
     ticket_ids: &[Uuid],
     spec: &MessagePageSpec,
-) -> QueryResult<HashMap<Uuid, MessagePage>> {
+) -> AppResult<HashMap<Uuid, MessagePage>> {
     let backward = spec.direction == Direction::Backward;
+    // The running total of the text, in the order the rows come, stops the statement at
+    // the first row past the cap (kept, so that the reader can tell).
+    // Rows come in page order: each ticket's page in turn, in the page's direction.
     let mut query = Statement::new()
-        .sql("SELECT page.* FROM unnest(")
+        .sql(match backward {
+            false => {
+                "SELECT * FROM (SELECT page.*, \
+                   row_number() OVER (ORDER BY t.ord, page.created_at, page.id) AS row_order, \
+                   sum(octet_length(page.content)) OVER (ORDER BY t.ord, page.created_at, page.id) \
+                   - octet_length(page.content) AS bytes_before FROM unnest("
+            }
+            true => {
+                "SELECT * FROM (SELECT page.*, \
+                   row_number() OVER (ORDER BY t.ord, page.created_at DESC, page.id DESC) \
+                   AS row_order, \
+                   sum(octet_length(page.content)) \
+                   OVER (ORDER BY t.ord, page.created_at DESC, page.id DESC) \
+                   - octet_length(page.content) AS bytes_before FROM unnest("
+            }
+        })
         .bind::<Array<SqlUuid>, _>(ticket_ids.to_vec())
         .sql(
-            "::uuid[]) AS t(id) CROSS JOIN LATERAL ( \
+            "::uuid[]) WITH ORDINALITY AS t(id, ord) CROSS JOIN LATERAL ( \
                SELECT m.id, m.team_id, m.ticket_id, m.content, m.author_type, m.is_private, \
                       m.created_by, m.deleted, m.created_at \
                FROM messages m \
@@ -62,8 +85,17 @@ pub fn pages_for_tickets(
             true => " ORDER BY m.created_at DESC, m.id DESC LIMIT ",
         })
         .bind::<BigInt, _>(spec.size + 1)
-        .sql(") AS page");
+        .sql(") AS page) AS capped WHERE bytes_before <= ")
+        .bind::<BigInt, _>(spec.max_bytes.unwrap_or(i64::MAX))
+        .sql(" ORDER BY row_order");
     let rows: Vec<Message> = query.load(conn)?;
+    let bytes: usize = rows.iter().map(|message| message.content.len()).sum();
+    if spec.max_bytes.is_some_and(|cap| bytes as i64 > cap) {
+        return Err(AppError::TooLarge(format!(
+            "these messages hold more than {} bytes of text: ask for fewer or smaller items",
+            spec.max_bytes.unwrap_or_default()
+        )));
+    }
     let mut pages: HashMap<Uuid, MessagePage> = ticket_ids
         .iter()
         .map(|id| (*id, (Vec::new(), false)))
