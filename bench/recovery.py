@@ -70,25 +70,13 @@ DEFAULT_TRIES = {8: 10}  # the issue asks for 10 tries at 8 clients; other level
 RECOVERY_DEADLINE_S = 30  # give up on a try when clients are not all back by then
 IDLE_RECONNECT_S = 4.0  # below ticketgate's 5 s keep-alive
 
-_t0 = time.monotonic()
-_log_file = None
+# Logging, redaction, free ports and the machine's busy time: bench/run.py's.
+sys.path.insert(0, str(BENCH))
+import run as R  # noqa: E402
 
-
-def log(message: str) -> None:
-    line = f"[{time.monotonic() - _t0:7.1f}s] {message}"
-    print(line, file=sys.stderr, flush=True)
-    if _log_file:
-        _log_file.write(line + "\n")
-        _log_file.flush()
-
-
-def die(message: str) -> None:
-    log(f"error: {message}")
-    raise SystemExit(1)
-
-
-def redact(text: str) -> str:
-    return re.sub(r"(postgres://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+log, die, redact, free_port, machine_busy_seconds = (
+    R.log, R.die, R.redact, R.free_port, R.machine_busy_seconds
+)
 
 
 def run(cmd, *, env=None, check=True, timeout=600):
@@ -96,12 +84,6 @@ def run(cmd, *, env=None, check=True, timeout=600):
     if check and out.returncode != 0:
         die(redact(f"{cmd[0]} {cmd[1] if len(cmd) > 1 else ''} exited with {out.returncode}\n{out.stderr[-3000:]}"))
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:
@@ -146,13 +128,6 @@ def tree_cpu_seconds(pid) -> float:
             continue
         stack.extend(parents.get(p, []))
     return total / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 # --------------------------------------------------------------------------------------
@@ -1070,7 +1045,6 @@ def machine_info(cluster, binary):
 
 
 def main():
-    global _log_file
     args = parse_args()
     binary = args.binary.resolve()
     if not binary.exists():
@@ -1087,7 +1061,7 @@ def main():
     run_name = f"recovery-{stamp}"
     run_dir = RESULTS / run_name
     (run_dir / "logs").mkdir(parents=True)
-    _log_file = open(run_dir / "run.log", "w")
+    R._log_file = open(run_dir / "run.log", "w")
     # A copy: a rebuild of the original during the run must not change what the tries run.
     copy = WORK / "ticketgate"
     shutil.copy2(binary, copy)
