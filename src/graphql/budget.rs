@@ -96,14 +96,6 @@ impl Drop for ResponseBudget {
 }
 
 impl ResponseBudget {
-    pub fn new(limit: usize) -> Self {
-        ResponseBudget {
-            limit,
-            spent: AtomicUsize::new(0),
-            shared: None,
-        }
-    }
-
     /// The request's limit.
     pub fn limit(&self) -> usize {
         self.limit
@@ -208,7 +200,7 @@ mod tests {
 
     #[test]
     fn charges_add_up_until_the_limit() {
-        let budget = ResponseBudget::new(100);
+        let budget = HeldBytes::new(0).budget(100, None);
         assert!(budget.charge(60).is_ok());
         assert!(budget.charge(40).is_ok());
         assert!(budget.charge(1).is_err());

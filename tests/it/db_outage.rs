@@ -24,7 +24,7 @@ use ticketgate::auth::viewer::Scope;
 use ticketgate::db::local_pg::{self, LocalCluster};
 
 use crate::helpers::replica::Replica;
-use crate::helpers::ws::{self, next_payload, send, subscribe};
+use crate::helpers::ws::{self, message_added, next_payload, send, subscribe};
 use crate::helpers::{self, fixtures, Client};
 
 const WRITERS: usize = 8;
@@ -353,13 +353,6 @@ struct Heard {
     messages: Vec<String>,
     /// Why the subscription ended, if it did.
     ended: Option<String>,
-}
-
-fn message_added(ticket: uuid::Uuid, after: Option<&str>) -> String {
-    let after = after.map_or(String::new(), |p| format!(", after: \"{p}\""));
-    format!(
-        "subscription {{ messageAdded(ticketId: \"{ticket}\"{after}) {{ content eventPosition }} }}"
-    )
 }
 
 /// A `messageAdded` subscriber on `ticket` on each replica, live once a first message

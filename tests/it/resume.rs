@@ -11,18 +11,13 @@ use ticketgate::events::StreamKey;
 use uuid::Uuid;
 
 use crate::helpers::fixtures::{self, TicketSpec};
-use crate::helpers::ws::{self, next_payload, recv_within, send, silent_for, subscribe, Ws};
+use crate::helpers::ws::{
+    self, message_added, next_payload, recv_within, send, silent_for, subscribe, Ws,
+};
 use crate::helpers::{self, test_db, Client, TestServer};
 
 const SEND: &str =
     "mutation($t: UUID!, $c: String!) { sendMessage(ticketId: $t, content: $c) { id } }";
-
-fn message_added(ticket: Uuid, after: Option<&str>) -> String {
-    let after = after.map_or(String::new(), |p| format!(", after: \"{p}\""));
-    format!(
-        "subscription {{ messageAdded(ticketId: \"{ticket}\"{after}) {{ content eventPosition }} }}"
-    )
-}
 
 /// The next `count` messages of subscription `id`: (content, eventPosition) each.
 async fn messages(socket: &mut Ws, id: &str, count: usize) -> Vec<(String, String)> {

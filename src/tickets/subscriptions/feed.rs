@@ -220,14 +220,15 @@ fn with_position(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use futures_util::StreamExt;
     use uuid::Uuid;
 
     use super::*;
     use crate::events::EventKind;
 
-    fn event(seq: i64, team: Uuid) -> Event {
+    /// A message event of `team` (shared with the subscriptions' own tests).
+    pub(in crate::tickets::subscriptions) fn event(seq: i64, team: Uuid) -> Event {
         Event {
             seq,
             team,

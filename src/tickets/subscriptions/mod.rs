@@ -358,17 +358,8 @@ impl SubscriptionRoot {
 
 #[cfg(test)]
 mod tests {
+    use super::feed::tests::event;
     use super::*;
-
-    fn event(seq: i64, team: Uuid) -> Event {
-        Event {
-            seq,
-            team,
-            kind: EventKind::MessageAdded,
-            ticket: Uuid::nil(),
-            message: None,
-        }
-    }
 
     #[tokio::test]
     async fn a_subscription_that_falls_behind_ends_with_a_reason() {

@@ -118,3 +118,12 @@ pub async fn next_payload(ws: &mut Ws, id: &str) -> Value {
         }
     }
 }
+
+/// `messageAdded` on `ticket` (its content and event position), resumed `after` a
+/// position when given.
+pub fn message_added(ticket: uuid::Uuid, after: Option<&str>) -> String {
+    let after = after.map_or(String::new(), |p| format!(", after: \"{p}\""));
+    format!(
+        "subscription {{ messageAdded(ticketId: \"{ticket}\"{after}) {{ content eventPosition }} }}"
+    )
+}
