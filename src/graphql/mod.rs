@@ -16,6 +16,7 @@ pub mod primed;
 pub mod shape;
 pub mod spec_rules;
 pub mod text_enum;
+pub mod variables;
 
 /// True when an operation failed before execution (parse, validation, variables): such a
 /// response carries no `data` (HTTP: 400 under the spec's media type; websockets: an

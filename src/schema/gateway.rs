@@ -15,8 +15,8 @@ use std::any::TypeId;
 use std::future::ready;
 use std::sync::Arc;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{Data, Executor, Request, Response, ServerError};
+use async_graphql::parser::types::{DocumentOperations, OperationDefinition, OperationType};
+use async_graphql::{Data, Executor, Positioned, Request, Response, ServerError, Value};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
@@ -27,7 +27,7 @@ use crate::graphql::budget::{self, HeldBytes, Holder};
 use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use crate::graphql::error_codes::{code_response, parse_failed};
 use crate::graphql::limits::DocumentLimits;
-use crate::graphql::{is_request_error, lexical, shape, spec_rules};
+use crate::graphql::{is_request_error, lexical, shape, spec_rules, variables};
 
 /// Built once at start-up and shared (cheap to clone).
 #[derive(Clone)]
@@ -108,6 +108,9 @@ impl Gateway {
         }
         self.limits.check(document)?;
         spec_rules::check(document)?;
+        if let Some(moved) = spec_rules::typename_directives_moved(document) {
+            request.set_parsed_query(moved);
+        }
         Ok(match &self.documents {
             Some(documents) => documents.keep(request),
             None => Prepared::default(),
@@ -163,25 +166,51 @@ impl Gateway {
     }
 }
 
-/// Whether the operation the request runs is a subscription (false when it cannot tell:
-/// execution reports that).
-fn is_subscription(request: &mut Request) -> bool {
+/// The operation the request runs (`None` when it cannot tell: execution reports that).
+fn chosen_operation(request: &mut Request) -> Option<&Positioned<OperationDefinition>> {
     let operation = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    let chosen = match (&document.operations, operation) {
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, operation) {
         (DocumentOperations::Single(single), _) => Some(single),
         (DocumentOperations::Multiple(named), Some(name)) => named.get(name.as_str()),
         (DocumentOperations::Multiple(named), None) if named.len() == 1 => named.values().next(),
         _ => None,
+    }
+}
+
+fn is_subscription(request: &mut Request) -> bool {
+    chosen_operation(request)
+        .is_some_and(|operation| operation.node.ty == OperationType::Subscription)
+}
+
+/// The variables' values against the chosen operation's definitions, defaults filled in
+/// (see `variables`).
+fn check_variables(request: &mut Request) -> Result<(), ServerError> {
+    let mut given = std::mem::take(&mut request.variables);
+    let verdict = match chosen_operation(request) {
+        Some(operation) => variables::coerce(&operation.node, &mut given),
+        None => Ok(()),
     };
-    chosen.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
+    request.variables = given;
+    verdict
+}
+
+/// An operation that ran without an error answers an object, even when `@skip` or
+/// `@include` left it no field: async-graphql answers `"data": null` then, which clients
+/// read as a failure.
+fn with_object_data(mut response: Response) -> Response {
+    if response.errors.is_empty() && response.data == Value::Null {
+        response.data = Value::Object(Default::default());
+    }
+    response
 }
 
 impl Executor for Gateway {
     async fn execute(&self, mut request: Request) -> Response {
-        let prepared = match self.admit(&mut request) {
+        let prepared = match self
+            .admit(&mut request)
+            .and_then(|prepared| check_variables(&mut request).map(|()| prepared))
+        {
             Ok(prepared) => prepared,
             Err(refusal) => return Response::from_errors(vec![refusal]),
         };
@@ -192,7 +221,7 @@ impl Executor for Gateway {
         if let Some(error) = budget::exceeded(&response) {
             return Response::from_errors(vec![error]);
         }
-        code_response(response, &query)
+        with_object_data(code_response(response, &query))
     }
 
     fn execute_stream(
@@ -200,7 +229,10 @@ impl Executor for Gateway {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        if let Err(refusal) = self.admit(&mut request) {
+        if let Err(refusal) = self
+            .admit(&mut request)
+            .and_then(|_| check_variables(&mut request))
+        {
             return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
         }
         self.budget(&mut request);
@@ -208,7 +240,7 @@ impl Executor for Gateway {
         Executor::execute_stream(&self.schema, request, session_data)
             .map(move |response| match budget::exceeded(&response) {
                 Some(error) => Response::from_errors(vec![error]),
-                None => code_response(response, &query),
+                None => with_object_data(code_response(response, &query)),
             })
             .boxed()
     }

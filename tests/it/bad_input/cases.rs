@@ -81,6 +81,9 @@ pub(super) struct Expect {
     pub(super) data_null: bool,
     #[serde(default)]
     pub(super) no_errors: bool,
+    /// The exact `data` (for documents that must run, and what they must answer).
+    #[serde(default)]
+    pub(super) data: Option<serde_json::Value>,
     #[serde(default)]
     pub(super) not_json: bool,
     #[serde(default)]

@@ -132,6 +132,11 @@ pub(super) fn check(case: &Case, world: &World, answer: &Answer) -> Vec<String> 
     if expect.data_null && body.get("data") != Some(&Value::Null) {
         problems.push("`data` is not null".into());
     }
+    if let Some(data) = &expect.data {
+        if body.get("data") != Some(data) {
+            problems.push(format!("`data` is not {data}"));
+        }
+    }
     problems
 }
 
