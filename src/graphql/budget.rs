@@ -96,9 +96,18 @@ impl Drop for ResponseBudget {
 }
 
 impl ResponseBudget {
-    /// The request's limit.
-    pub fn limit(&self) -> usize {
-        self.limit
+    /// What the request may still take before it, or its credential's requests together,
+    /// pass their limit. Statements that read big rows stop there (`hold`'s rows are
+    /// charged only once read: without this, every concurrent request of a key could read
+    /// a full page before the first charge refused them).
+    pub fn room(&self) -> usize {
+        let own = self
+            .limit
+            .saturating_sub(self.spent.load(Ordering::Relaxed));
+        match &self.shared {
+            Some((held, limit)) => own.min(limit.saturating_sub(held.load(Ordering::Relaxed))),
+            None => own,
+        }
     }
 
     /// Spends `bytes`; an error once the total passes the limit.
@@ -229,6 +238,25 @@ mod tests {
             third.charge(30).is_err(),
             "the request's own limit still holds"
         );
+    }
+
+    #[test]
+    fn room_is_what_is_left_of_the_request_and_its_credential() {
+        let held = HeldBytes::new(100);
+        let key = Some(Holder::Key(Uuid::now_v7()));
+        let first = held.budget(80, key);
+        assert_eq!(first.room(), 80, "the request's own limit first");
+        first.hold(30).unwrap();
+        assert_eq!(first.room(), 50);
+        let second = held.budget(80, key);
+        assert_eq!(
+            second.room(),
+            70,
+            "the key's allowance less what the first holds"
+        );
+        drop(first);
+        assert_eq!(second.room(), 80);
+        assert_eq!(HeldBytes::new(0).budget(10, key).room(), 10, "no allowance");
     }
 
     #[test]

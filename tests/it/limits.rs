@@ -370,6 +370,27 @@ async fn a_response_past_its_budget_is_refused_whole() {
     let few =
         format!("{{ ticket(number: {number}) {{ messages(first: 100) {{ nodes {{ id }} }} }} }}");
     customer.data(&few, json!({})).await;
+
+    // The statement is capped by what the credential may still hold too, not only by the
+    // request's budget: with 4 MiB for all of a key's requests, it stops at half of that.
+    let tight = TestServer::builder(&db.url)
+        .options(|options| options.max_held_bytes_per_key = 4 * 1024 * 1024)
+        .start();
+    let customer = tight.client(&customer_token(team, "alice", 600));
+    let (status, body) = customer.post(&one, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "RESPONSE_TOO_LARGE"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&(2 * 1024 * 1024).to_string()),
+        "not capped by the key's room: {message}"
+    );
+    let twenty =
+        format!("{{ ticket(number: {number}) {{ messages(first: 20) {{ nodes {{ id }} }} }} }}");
+    customer.data(&twenty, json!({})).await;
 }
 
 #[derive(QueryableByName)]

@@ -213,9 +213,10 @@ pub async fn ticket_messages(
         direction: request.direction,
         from,
         include_private,
-        // Half the budget: the rows' text is held once as read and once as sent (`hold`).
-        // The same for every alias of a request, so they still share one statement.
-        max_bytes: budget.map(|budget| (budget.limit() / 2) as i64),
+        // Half of what is left: the rows' text is held once as read and once as sent
+        // (`hold`). The aliases of a request ask in the same turn, before any of them
+        // holds anything: they get the same cap, so they still share one statement.
+        max_bytes: budget.map(|budget| (budget.room() / 2) as i64),
     };
     let (rows, more) = rc
         .loaders
