@@ -91,6 +91,13 @@ impl Statement {
         self
     }
 
+    /// A Diesel query here (a sub-select), its bind parameters numbered in order with
+    /// the statement's.
+    pub fn fragment(mut self, fragment: impl QueryFragment<Pg> + Send + 'static) -> Statement {
+        self.pieces.push(Box::new(fragment));
+        self
+    }
+
     /// A bind parameter here (`$n`, numbered in order).
     pub fn bind<ST, V>(mut self, value: V) -> Statement
     where

@@ -8,13 +8,14 @@ use crate::graphql::limits::DocumentLimits;
 use crate::persons::graphql::PersonQuery;
 use crate::persons::tokens::AuthMutation;
 use crate::teams::graphql::TeamQuery;
+use crate::tickets::counts::TicketCountsQuery;
 use crate::tickets::graphql::TicketQuery;
 use crate::tickets::messages::graphql::MessageMutation;
 use crate::tickets::mutations::TicketMutation;
 use crate::tickets::subscriptions::SubscriptionRoot;
 
 #[derive(MergedObject, Default)]
-pub struct Query(TicketQuery, PersonQuery, TeamQuery);
+pub struct Query(TicketQuery, TicketCountsQuery, PersonQuery, TeamQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(TicketMutation, MessageMutation, AuthMutation);

@@ -1,7 +1,16 @@
 //! `TicketFilter`: every filter of the reference list endpoint, plus created-at and
 //! `aiResolved`. Filters combine with AND; a list means "any of" (an empty list matches
-//! nothing). The same rules serve the `tickets` query, its `totalCount` and (later) the
-//! `ticketChanged` subscription.
+//! nothing), except `tagsAll` and `tagsNone`, where an empty list is no constraint (every
+//! one of no tags, none of no tags: true of every ticket). The same rules serve the
+//! `tickets` query, its `totalCount`, `ticketCounts` and the `ticketChanged` and
+//! `ticketCounts` subscriptions: all of them run `apply` in SQL (a subscription re-reads
+//! an event's ticket through it), so no second, in-memory version of a rule can drift.
+//!
+//! A filter is `resolved` for its viewer before use: `assignee: { me: true }` becomes the
+//! key's own user id, so fingerprints (cursors, subscription positions, shared reads)
+//! tell two users' "me" apart. Relative ranges (`withinLastDays`, `olderThanDays`) stay
+//! relative: they are turned into instants each time the filter runs, so a cursor or a
+//! subscription keeps following "the last 7 days" as time passes.
 
 use async_graphql::{Enum, InputObject, OneofObject};
 use chrono::{DateTime, Utc};
@@ -12,7 +21,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, TicketPriority, TicketStatus};
-use crate::auth::TicketScope;
+use crate::auth::{TicketScope, Viewer};
 use crate::db::schema::{tags, ticket_assignments, ticket_tags, tickets};
 use crate::db::sql::trusted;
 use crate::error::AppError;
@@ -20,6 +29,9 @@ use crate::error::AppError;
 pub use crate::persons::MAX_DISTINCT_IDS;
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_FILTER_TAGS: usize = 100;
+/// The longest relative range: a hundred years (instants stay within what PostgreSQL and
+/// RFC 3339 hold).
+pub const MAX_RELATIVE_DAYS: i32 = 36_500;
 
 /// A priority to filter on; `UNSET` matches tickets without one.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
@@ -62,13 +74,40 @@ pub enum AssigneeFilter {
     UserId(Uuid),
     /// Tickets assigned to this role.
     RoleId(Uuid),
+    /// `true`: tickets assigned to the API key's own user (a key without a user, or a
+    /// customer token, is refused with BAD_USER_INPUT); `false` is refused too.
+    Me(bool),
 }
 
-/// A time range: `from` inclusive, `to` exclusive; either may be left open.
+/// A time range: `from` inclusive, `to` exclusive; either may be left open. The relative
+/// bounds are counted back from the moment the filter runs (so a saved or resumed filter
+/// stays current), and combine with `from`/`to` (all must hold).
 #[derive(InputObject, Clone, Debug, Default, Serialize)]
 pub struct DateTimeRange {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Within the last n days (n × 24 hours before now, inclusive); 1 to 36500.
+    pub within_last_days: Option<i32>,
+    /// More than n days ago (before now − n × 24 hours); 1 to 36500.
+    pub older_than_days: Option<i32>,
+}
+
+impl DateTimeRange {
+    /// The absolute bounds now: the later lower bound and the earlier upper bound.
+    fn bounds(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let ago = |days: i32| now - chrono::Duration::days(i64::from(days));
+        let from = self
+            .from
+            .into_iter()
+            .chain(self.within_last_days.map(ago))
+            .max();
+        let to = self
+            .to
+            .into_iter()
+            .chain(self.older_than_days.map(ago))
+            .min();
+        (from, to)
+    }
 }
 
 /// Which tickets to return. Every field is optional; given fields must all match.
@@ -98,8 +137,12 @@ pub struct TicketFilter {
     pub sla: Option<SlaState>,
     /// `true`: snoozed tickets; `false`: tickets not snoozed.
     pub snoozed: Option<bool>,
-    /// Tickets with any of these tags.
+    /// Tickets with any of these tags (an empty list matches nothing).
     pub tags: Option<Vec<String>>,
+    /// Tickets with every one of these tags (at most 100; an empty list: no constraint).
+    pub tags_all: Option<Vec<String>>,
+    /// Tickets with none of these tags (at most 100; an empty list: no constraint).
+    pub tags_none: Option<Vec<String>>,
     /// Resolved by AI, or not.
     pub ai_resolved: Option<bool>,
 }
@@ -128,14 +171,18 @@ impl TicketFilter {
                 format!("at most {MAX_SEARCH_CHARS} characters"),
             ));
         }
-        if self
-            .tags
-            .as_ref()
-            .is_some_and(|t| t.len() > MAX_FILTER_TAGS)
-        {
+        for (name, tags) in self.tag_lists() {
+            if tags.is_some_and(|t| t.len() > MAX_FILTER_TAGS) {
+                return Err(AppError::bad_input(
+                    field(name),
+                    format!("at most {MAX_FILTER_TAGS} tags"),
+                ));
+            }
+        }
+        if let Some(AssigneeFilter::Me(false)) = self.assignee {
             return Err(AppError::bad_input(
-                field("tags"),
-                format!("at most {MAX_FILTER_TAGS} tags"),
+                format!("{argument}.assignee.me"),
+                "only `me: true` is supported (tickets assigned to the key's own user)",
             ));
         }
         let texts = self
@@ -148,7 +195,11 @@ impl TicketFilter {
                     .flatten()
                     .map(|d| ("distinctIds", d)),
             )
-            .chain(self.tags.iter().flatten().map(|t| ("tags", t)));
+            .chain(
+                self.tag_lists()
+                    .into_iter()
+                    .flat_map(|(name, tags)| tags.into_iter().flatten().map(move |t| (name, t))),
+            );
         for (name, text) in texts {
             if text.contains('\0') {
                 return Err(AppError::bad_input(
@@ -170,14 +221,54 @@ impl TicketFilter {
             if let Some(DateTimeRange {
                 from: Some(from),
                 to: Some(to),
+                ..
             }) = range
             {
                 if from > to {
                     return Err(AppError::bad_input(field(name), "`from` is after `to`"));
                 }
             }
+            let relative = range.iter().flat_map(|r| {
+                [
+                    ("withinLastDays", r.within_last_days),
+                    ("olderThanDays", r.older_than_days),
+                ]
+            });
+            for (bound, days) in relative {
+                if days.is_some_and(|d| !(1..=MAX_RELATIVE_DAYS).contains(&d)) {
+                    return Err(AppError::bad_input(
+                        format!("{argument}.{name}.{bound}"),
+                        format!("between 1 and {MAX_RELATIVE_DAYS} days"),
+                    ));
+                }
+            }
         }
         Ok(())
+    }
+
+    fn tag_lists(&self) -> [(&'static str, Option<&Vec<String>>); 3] {
+        [
+            ("tags", self.tags.as_ref()),
+            ("tagsAll", self.tags_all.as_ref()),
+            ("tagsNone", self.tags_none.as_ref()),
+        ]
+    }
+
+    /// The filter as `viewer` means it, validated (errors name fields under `argument`):
+    /// `assignee: { me: true }` becomes the key's own user.
+    pub fn resolved(mut self, viewer: &Viewer, argument: &str) -> Result<TicketFilter, AppError> {
+        self.validate(argument)?;
+        if let Some(AssigneeFilter::Me(_)) = self.assignee {
+            let user_id = viewer.user_id.ok_or_else(|| {
+                AppError::bad_input(
+                    format!("{argument}.assignee.me"),
+                    "this credential has no user: `me` needs an API key created for a user \
+                     (`api-key create --user EMAIL`)",
+                )
+            })?;
+            self.assignee = Some(AssigneeFilter::UserId(user_id));
+        }
+        Ok(self)
     }
 
     /// The text of a text search (not a ticket number), if the filter has one.
@@ -226,19 +317,24 @@ impl TicketFilter {
         if let Some(assignee) = &self.assignee {
             query = apply_assignee(query, assignee);
         }
+        // Relative bounds count back from now, when the filter runs (the server's clock;
+        // bound as values, so the statement stays prepared).
+        let now = Utc::now();
         if let Some(range) = &self.updated_at {
-            if let Some(from) = range.from {
+            let (from, to) = range.bounds(now);
+            if let Some(from) = from {
                 query = query.filter(tickets::updated_at.ge(from));
             }
-            if let Some(to) = range.to {
+            if let Some(to) = to {
                 query = query.filter(tickets::updated_at.lt(to));
             }
         }
         if let Some(range) = &self.created_at {
-            if let Some(from) = range.from {
+            let (from, to) = range.bounds(now);
+            if let Some(from) = from {
                 query = query.filter(tickets::created_at.ge(from));
             }
-            if let Some(to) = range.to {
+            if let Some(to) = to {
                 query = query.filter(tickets::created_at.lt(to));
             }
         }
@@ -272,18 +368,49 @@ impl TicketFilter {
             };
         }
         if let Some(names) = &self.tags {
-            let tagged = ticket_tags::table
-                .inner_join(tags::table)
-                .filter(tags::team_id.eq(scope.team_id))
-                .filter(tags::name.eq_any(names.clone()))
-                .select(ticket_tags::ticket_id);
-            query = query.filter(tickets::id.eq_any(tagged));
+            query = query.filter(tickets::id.eq_any(tagged(scope, names.clone())));
+        }
+        if let Some(names) = &self.tags_all {
+            // One `IN` per tag (each off the (tag_id) index): a tag that does not exist
+            // makes it match nothing, as it should.
+            let mut names = names.clone();
+            names.sort();
+            names.dedup();
+            for name in names {
+                query = query.filter(tickets::id.eq_any(tagged(scope, vec![name])));
+            }
+        }
+        if let Some(names) = self.tags_none.as_ref().filter(|n| !n.is_empty()) {
+            query = query.filter(diesel::dsl::not(
+                tickets::id.eq_any(tagged(scope, names.clone())),
+            ));
         }
         if let Some(ai_resolved) = self.ai_resolved {
             query = query.filter(tickets::ai_resolved.eq(ai_resolved));
         }
         query
     }
+}
+
+/// `SELECT ticket_id FROM ticket_tags JOIN tags … WHERE team_id = $ AND name = ANY($)`.
+type Tagged = diesel::dsl::Select<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<
+            diesel::dsl::InnerJoin<ticket_tags::table, tags::table>,
+            diesel::dsl::Eq<tags::team_id, Uuid>,
+        >,
+        diesel::dsl::EqAny<tags::name, Vec<String>>,
+    >,
+    ticket_tags::ticket_id,
+>;
+
+/// The ids of the team's tickets carrying any of `names`.
+fn tagged(scope: &TicketScope, names: Vec<String>) -> Tagged {
+    ticket_tags::table
+        .inner_join(tags::table)
+        .filter(tags::team_id.eq(scope.team_id))
+        .filter(tags::name.eq_any(names))
+        .select(ticket_tags::ticket_id)
 }
 
 fn apply_assignee<'a, ST: 'a>(
@@ -312,6 +439,9 @@ fn apply_assignee<'a, ST: 'a>(
                     .select(ticket_assignments::ticket_id),
             ),
         ),
+        // `resolved` replaces it with the user's id; unresolved, it matches nothing
+        // rather than everything.
+        AssigneeFilter::Me(_) => query.filter(trusted::<Bool>("false")),
     }
 }
 

@@ -284,8 +284,10 @@ impl TicketQuery {
         #[graphql(desc = "Returns the tickets before this cursor.")] before: Option<String>,
     ) -> Result<TicketConnection> {
         let rc = RequestContext::of(ctx)?;
-        let filter = filter.unwrap_or_default();
-        filter.validate("filter").gql()?;
+        let filter = filter
+            .unwrap_or_default()
+            .resolved(rc.viewer, "filter")
+            .gql()?;
         let ordering = Ordering::new(order_by).gql()?;
         let scope = TicketScope::of(rc.viewer);
         // The scope is part of the query: another team's (or customer's) cursor is refused.

@@ -2,6 +2,7 @@
 
 pub mod assign;
 pub mod connection;
+pub mod counts;
 pub mod fields;
 pub mod filter;
 pub mod graphql;

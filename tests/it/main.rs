@@ -28,6 +28,7 @@ mod schema_contract;
 mod secrets_in_logs;
 mod seed;
 mod subscriptions;
+mod ticket_counts;
 mod tickets_filters;
 mod tickets_nested;
 mod tickets_proptest;

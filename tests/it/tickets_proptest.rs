@@ -1,7 +1,8 @@
 //! Property test: random filters, orders and page sizes against a straightforward
 //! in-memory evaluation of the same rules on the same rows. Every page is walked, forward
 //! or backward, and must give the same tickets in the same order as the model, with the
-//! same `totalCount`.
+//! same `totalCount`. The world, the cases and the model are shared with the counts'
+//! property test (`ticket_counts::model`).
 
 use std::cmp::Ordering;
 
@@ -17,8 +18,8 @@ use uuid::Uuid;
 use crate::helpers::fixtures::{self, MessageSpec, TicketSpec};
 use crate::helpers::{self, test_db, Client, TestServer};
 
-const STATUSES: [&str; 5] = ["new", "open", "pending", "on_hold", "resolved"];
-const PRIORITIES: [Option<&str>; 4] = [None, Some("low"), Some("medium"), Some("high")];
+pub(crate) const STATUSES: [&str; 5] = ["new", "open", "pending", "on_hold", "resolved"];
+pub(crate) const PRIORITIES: [Option<&str>; 4] = [None, Some("low"), Some("medium"), Some("high")];
 const CHANNELS: [(&str, Option<&str>); 5] = [
     ("widget", Some("widget_embedded")),
     ("widget", Some("widget_api")),
@@ -26,19 +27,19 @@ const CHANNELS: [(&str, Option<&str>); 5] = [
     ("slack", Some("slack_bot_mention")),
     ("teams", Some("teams_channel_message")),
 ];
-const TAGS: [&str; 3] = ["billing", "bug", "vip"];
+pub(crate) const TAGS: [&str; 3] = ["billing", "bug", "vip"];
 const WORDS: [&str; 6] = ["Refund", "invoice", "LOGIN", "crash", "Export", "password"];
 const DISTINCT_IDS: [&str; 6] = ["d-1", "d-2", "d-3", "d-4", "d-5", "d-6"];
 
 /// One ticket as the model sees it.
 #[derive(Clone, Debug)]
-struct Row {
+pub(crate) struct Row {
     id: Uuid,
     number: i32,
-    status: &'static str,
-    priority: Option<&'static str>,
-    source: &'static str,
-    assignee: Assignee,
+    pub(crate) status: &'static str,
+    pub(crate) priority: Option<&'static str>,
+    pub(crate) source: &'static str,
+    pub(crate) assignee: Assignee,
     updated_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
     distinct_id: &'static str,
@@ -51,20 +52,20 @@ struct Row {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Assignee {
+pub(crate) enum Assignee {
     Nobody,
     User(usize),
     Role,
 }
 
-struct World {
-    rows: Vec<Row>,
-    users: Vec<Uuid>,
-    role: Uuid,
+pub(crate) struct World {
+    pub(crate) rows: Vec<Row>,
+    pub(crate) users: Vec<Uuid>,
+    pub(crate) role: Uuid,
     now: DateTime<Utc>,
 }
 
-fn build_world(conn: &mut diesel::PgConnection, team: Uuid, other: Uuid) -> World {
+pub(crate) fn build_world(conn: &mut diesel::PgConnection, team: Uuid, other: Uuid) -> World {
     let mut rng = StdRng::seed_from_u64(20261125);
     let now = Utc::now();
     let users = vec![
@@ -102,7 +103,9 @@ fn build_world(conn: &mut diesel::PgConnection, team: Uuid, other: Uuid) -> Worl
                 Some(now + Duration::days(1)),
                 Some(now + Duration::days(2)),
             ][rng.random_range(0..4)],
-            created_at: base - Duration::hours(rng.random_range(0..40)),
+            // Whole hours before now, over ten days: relative ranges (whole days back
+            // from the query's now, a little later) never fall on a ticket.
+            created_at: now - Duration::hours(rng.random_range(0..240)),
             // Few distinct values: plenty of ties for the id tie-break.
             updated_at: base + Duration::minutes(rng.random_range(0..25)),
             ..Default::default()
@@ -205,11 +208,11 @@ fn build_world(conn: &mut diesel::PgConnection, team: Uuid, other: Uuid) -> Worl
 
 /// A random query: the filter (as GraphQL variables) and the order.
 #[derive(Clone, Debug)]
-struct Case {
+pub(crate) struct Case {
     status: Option<Vec<usize>>,
     priority: Option<Vec<usize>>, // 0 = UNSET
     source: Option<Vec<usize>>,
-    assignee: Option<usize>, // 0 unassigned, 1 assigned, 2 user 0, 3 user 1, 4 role
+    assignee: Option<usize>, // 0 unassigned, 1 assigned, 2 user 0, 3 user 1, 4 role, 5 me (user 0)
     updated_from: Option<i64>,
     updated_to: Option<i64>,
     distinct_ids: Option<Vec<usize>>,
@@ -218,6 +221,10 @@ struct Case {
     snoozed: Option<bool>,
     tags: Option<Vec<usize>>,
     ai_resolved: Option<bool>,
+    tags_all: Option<Vec<usize>>,
+    tags_none: Option<Vec<usize>>,
+    created_within_days: Option<i64>,
+    created_older_than_days: Option<i64>,
     order: Vec<(usize, bool)>, // (field, ascending)
     page: i32,
     backward: bool,
@@ -230,7 +237,7 @@ fn subset(n: usize) -> impl Strategy<Value = Option<Vec<usize>>> {
     )
 }
 
-fn case_strategy() -> impl Strategy<Value = Case> {
+pub(crate) fn case_strategy() -> impl Strategy<Value = Case> {
     let search = prop_oneof![
         Just(None),
         Just(None),
@@ -242,7 +249,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         subset(5),
         subset(4),
         subset(4),
-        proptest::option::weighted(0.3, 0..5usize),
+        proptest::option::weighted(0.3, 0..6usize),
         proptest::option::weighted(0.2, 0..25i64),
         proptest::option::weighted(0.2, 0..25i64),
         subset(6),
@@ -257,10 +264,17 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         1..8i32,
         any::<bool>(),
     );
-    (filters, more).prop_map(
+    let new = (
+        subset(3),
+        subset(3),
+        proptest::option::weighted(0.2, 1..12i64),
+        proptest::option::weighted(0.15, 1..12i64),
+    );
+    (filters, more, new).prop_map(
         |(
             (status, priority, source, assignee, updated_from, updated_to, distinct_ids, search),
             (sla, snoozed, tags, ai_resolved, mut order, page, backward),
+            (tags_all, tags_none, created_within_days, created_older_than_days),
         )| {
             // A range is never reversed (that is refused, tested elsewhere).
             let (updated_from, updated_to) = match (updated_from, updated_to) {
@@ -286,6 +300,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 snoozed,
                 tags,
                 ai_resolved,
+                tags_all,
+                tags_none,
+                created_within_days,
+                created_older_than_days,
                 order,
                 page,
                 backward,
@@ -294,7 +312,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
     )
 }
 
-const SOURCES: [&str; 4] = ["widget", "email", "slack", "teams"];
+pub(crate) const SOURCES: [&str; 4] = ["widget", "email", "slack", "teams"];
 const FIELDS: [&str; 5] = [
     "UPDATED_AT",
     "CREATED_AT",
@@ -303,7 +321,7 @@ const FIELDS: [&str; 5] = [
     "SNOOZED_UNTIL",
 ];
 
-fn variables(case: &Case, world: &World) -> (Value, Value) {
+pub(crate) fn variables(case: &Case, world: &World) -> (Value, Value) {
     let mut filter = serde_json::Map::new();
     let upper = |s: &str| s.to_uppercase();
     if let Some(s) = &case.status {
@@ -333,7 +351,8 @@ fn variables(case: &Case, world: &World) -> (Value, Value) {
             1 => json!({ "unassigned": false }),
             2 => json!({ "userId": world.users[0] }),
             3 => json!({ "userId": world.users[1] }),
-            _ => json!({ "roleId": world.role }),
+            4 => json!({ "roleId": world.role }),
+            _ => json!({ "me": true }),
         };
         filter.insert("assignee".into(), value);
     }
@@ -368,6 +387,20 @@ fn variables(case: &Case, world: &World) -> (Value, Value) {
     if let Some(a) = case.ai_resolved {
         filter.insert("aiResolved".into(), json!(a));
     }
+    for (name, set) in [("tagsAll", &case.tags_all), ("tagsNone", &case.tags_none)] {
+        if let Some(t) = set {
+            filter.insert(
+                name.into(),
+                json!(t.iter().map(|i| TAGS[*i]).collect::<Vec<_>>()),
+            );
+        }
+    }
+    if case.created_within_days.is_some() || case.created_older_than_days.is_some() {
+        filter.insert(
+            "createdAt".into(),
+            json!({ "withinLastDays": case.created_within_days, "olderThanDays": case.created_older_than_days }),
+        );
+    }
     let order: Vec<Value> = case
         .order
         .iter()
@@ -376,7 +409,7 @@ fn variables(case: &Case, world: &World) -> (Value, Value) {
     (Value::Object(filter), json!(order))
 }
 
-fn matches(case: &Case, world: &World, row: &Row) -> bool {
+pub(crate) fn matches(case: &Case, world: &World, row: &Row) -> bool {
     let any = |set: &Option<Vec<usize>>, pred: &dyn Fn(usize) -> bool| {
         set.as_ref().is_none_or(|s| s.iter().any(|i| pred(*i)))
     };
@@ -389,7 +422,9 @@ fn matches(case: &Case, world: &World, row: &Row) -> bool {
             1 => row.assignee != Assignee::Nobody,
             2 => row.assignee == Assignee::User(0),
             3 => row.assignee == Assignee::User(1),
-            _ => row.assignee == Assignee::Role,
+            4 => row.assignee == Assignee::Role,
+            // The key is user 0's.
+            _ => row.assignee == Assignee::User(0),
         })
         && case.updated_from.is_none_or(|m| row.updated_at >= at(m))
         && case.updated_to.is_none_or(|m| row.updated_at < at(m))
@@ -414,6 +449,21 @@ fn matches(case: &Case, world: &World, row: &Row) -> bool {
             .is_none_or(|s| row.snoozed_until.is_some() == s)
         && any(&case.tags, &|i| row.tags.contains(&TAGS[i]))
         && case.ai_resolved.is_none_or(|a| row.ai_resolved == a)
+        && case
+            .tags_all
+            .as_ref()
+            .is_none_or(|t| t.iter().all(|i| row.tags.contains(&TAGS[*i])))
+        && case
+            .tags_none
+            .as_ref()
+            .is_none_or(|t| !t.iter().any(|i| row.tags.contains(&TAGS[*i])))
+        // Tickets lie whole hours before `world.now`; the query's now is a little later.
+        && case
+            .created_within_days
+            .is_none_or(|d| row.created_at > world.now - Duration::days(d))
+        && case
+            .created_older_than_days
+            .is_none_or(|d| row.created_at <= world.now - Duration::days(d))
 }
 
 /// Compares two rows on one field; missing times sort last whichever the direction.
@@ -523,7 +573,7 @@ fn random_filters_orders_and_pages_agree_with_the_model() {
     let team = fixtures::team(&mut conn, "acme");
     let other = fixtures::team(&mut conn, "globex");
     let world = build_world(&mut conn, team, other);
-    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let key = helpers::create_user_key(&db.url, team, world.users[0], &[Scope::Read]);
     let server = TestServer::start(&db.url);
     let client = server.client(&key);
 

@@ -42,6 +42,20 @@ pub fn create_key(url: &str, team_id: uuid::Uuid, scopes: &[Scope]) -> String {
         .1
 }
 
+/// A fresh key for an existing team, created for `user` (what `assignee: { me: true }`
+/// means).
+pub fn create_user_key(
+    url: &str,
+    team_id: uuid::Uuid,
+    user: uuid::Uuid,
+    scopes: &[Scope],
+) -> String {
+    let mut conn = PgConnection::establish(url).expect("connect");
+    api_keys::create(&mut conn, team_id, Some(user), "test", scopes)
+        .expect("create key")
+        .1
+}
+
 /// The path of the built `ticketgate` binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_ticketgate")
