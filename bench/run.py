@@ -1260,7 +1260,7 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=None, help="seconds of warm-up per server and scenario (default: duration/3, at most 10)")
     p.add_argument("--rounds", type=int, default=2, help="measured runs per server and scenario, alternated A/B/C (default 2)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
-    p.add_argument("--scenarios", default="1,2,3,4,5,6,7", help="which scenarios (default all: 1,2,3,4,5,6,7)")
+    p.add_argument("--scenarios", default="1,2,3,4,5,6,7,8", help="which scenarios (default all: 1,2,3,4,5,6,7,8)")
     p.add_argument("--targets", default="ticketgate,postgraphile,sql", help="what to load in scenarios 1-5")
     p.add_argument("--search", default="webhook", help="search term of scenario 4 (default: webhook)")
     p.add_argument("--pool-size", type=int, default=16, help="database connections of each server (default 16, ticketgate's default)")

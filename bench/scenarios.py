@@ -95,7 +95,7 @@ def norm_page(connection, norm):
 
 
 def read_scenarios(ctx):
-    """Scenarios 1-4. `ctx`: team_id, ticket_number, search."""
+    """Scenarios 1-4 and 8. `ctx`: team_id, ticket_number, search."""
     team = ctx["team_id"]
     inbox_tg = "query Inbox { tickets(first: 50) { %s } }" % TG_PAGE
     inbox_pgl = (
@@ -160,6 +160,37 @@ def read_scenarios(ctx):
         out["hasPreviousPage"] = t["messagesByTicketId"]["pageInfo"]["hasPreviousPage"]
         return out
 
+    # Tab counts: ticketgate's one GROUPING SETS statement against PostGraphile's one
+    # `totalCount` per tab (what hasura#8127 and Hot Chocolate #924 users do today).
+    statuses = ["new", "open", "pending", "on_hold", "resolved"]
+    priorities = ["low", "medium", "high"]
+    channels = ["widget", "email", "slack", "teams"]
+    counts_tg = (
+        "query Counts { ticketCounts { total byStatus { status count } "
+        "byPriority { priority count } byChannelSource { channelSource count } } }"
+    )
+    tabs = [("total", "")]
+    tabs += [("s_" + v, 'status: {equalTo: "%s"}' % v) for v in statuses]
+    tabs += [("p_" + v, 'priority: {equalTo: "%s"}' % v) for v in priorities]
+    tabs += [("p_none", "priority: {isNull: true}")]
+    tabs += [("c_" + v, 'channelSource: {equalTo: "%s"}' % v) for v in channels]
+    counts_pgl = "query Counts($team: UUID!) { %s }" % " ".join(
+        "%s: allTickets(condition: {teamId: $team}%s) { totalCount }"
+        % (alias, ", filter: {%s}" % f if f else "")
+        for alias, f in tabs
+    )
+
+    def counts_tg_norm(data):
+        c = data["ticketCounts"]
+        out = {"total": c["total"]}
+        out.update({"s_" + x["status"].lower(): x["count"] for x in c["byStatus"]})
+        out.update({"p_" + (x["priority"] or "none").lower(): x["count"] for x in c["byPriority"]})
+        out.update({"c_" + x["channelSource"].lower(): x["count"] for x in c["byChannelSource"]})
+        return out
+
+    def counts_pgl_norm(data):
+        return {alias: data[alias]["totalCount"] for alias, _ in tabs}
+
     n = ctx["ticket_number"]
     q = ctx["search"]
     return [
@@ -194,6 +225,14 @@ def read_scenarios(ctx):
             "ticketgate": {"query": search_tg, "variables": {"q": q}},
             "postgraphile": {"query": search_pgl, "variables": {"team": team, "q": q}},
             "norm": (page_tg, page_pgl),
+        },
+        {
+            "id": 8,
+            "name": "tab-counts",
+            "title": "tab counts: total, per status, priority and channel (13 numbers)",
+            "ticketgate": {"query": counts_tg, "variables": {}},
+            "postgraphile": {"query": counts_pgl, "variables": {"team": team}},
+            "norm": (counts_tg_norm, counts_pgl_norm),
         },
     ]
 
