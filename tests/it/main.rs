@@ -6,6 +6,7 @@
 mod helpers;
 
 mod bad_input;
+mod browser;
 mod cli;
 mod concurrency;
 mod counters;
