@@ -55,3 +55,21 @@ fn graphiql_runs_queries_and_subscriptions_in_a_browser() {
         6,
     );
 }
+
+#[test]
+fn the_inbox_is_live_in_two_browser_pages() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let ticket = fixtures::tickets(&mut db.conn(), team, 3)[0];
+    let key = helpers::create_key(&db.url, team, &[Scope::Read, Scope::Write]);
+    let server = TestServer::start(&db.url);
+    run_script(
+        "inbox.mjs",
+        &[
+            ("BASE", &server.url("")),
+            ("KEY", &key),
+            ("TICKET_ID", &ticket.to_string()),
+        ],
+        7,
+    );
+}
