@@ -16,6 +16,7 @@ mod deep_input;
 mod graphql_http;
 mod hostile;
 mod http_surface;
+mod introspection;
 mod isolation;
 mod limits;
 mod lists;
