@@ -17,6 +17,7 @@ mod deep_input;
 mod graphql_http;
 mod hostile;
 mod http_surface;
+mod introspection;
 mod isolation;
 mod limits;
 mod lists;
