@@ -157,8 +157,15 @@ pub struct ServeOptions {
     )]
     pub ws_max_connections_per_key: usize,
 
-    /// Whether introspection (and field suggestions) are enabled.
-    #[arg(long, env = "TICKETGATE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Whether introspection (and field suggestions) are enabled: on/off, true/false, yes/no.
+    /// Customer tokens never introspect.
+    #[arg(
+        long,
+        env = "TICKETGATE_INTROSPECTION",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub introspection: bool,
 
     /// Database connections in the pool.

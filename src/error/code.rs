@@ -66,6 +66,8 @@ error_codes! {
     QueryTooLarge => "QUERY_TOO_LARGE",
     /// No operation of the document can run.
     OperationResolutionFailure => "OPERATION_RESOLUTION_FAILURE",
+    /// Introspection is turned off, or asked for with a customer token.
+    IntrospectionDisabled => "INTROSPECTION_DISABLED",
 
     // The response and live updates.
     /// The response would carry more than its budget of bytes.
@@ -156,6 +158,7 @@ mod tests {
             ("TooManyRootFields", "TOO_MANY_ROOT_FIELDS"),
             ("QueryTooLarge", "QUERY_TOO_LARGE"),
             ("OperationResolutionFailure", "OPERATION_RESOLUTION_FAILURE"),
+            ("IntrospectionDisabled", "INTROSPECTION_DISABLED"),
             ("ResponseTooLarge", "RESPONSE_TOO_LARGE"),
             ("SubscriberLagged", "SUBSCRIBER_LAGGED"),
             ("PositionExpired", "POSITION_EXPIRED"),

@@ -1,17 +1,75 @@
-//! Limits async-graphql does not have: aliases and root fields per operation. Depth and
-//! complexity (with page sizes priced in) are async-graphql's own (see `schema.rs`).
-//! Checked by the `Gateway` on the parsed document before async-graphql's own checks,
-//! validation or any database work.
+//! Limits on the shape of a document: aliases, root fields, fields and depth per
+//! operation. Complexity (with page sizes priced in) is async-graphql's own (see
+//! `schema/build.rs`). Checked by the `Gateway` on the parsed document before
+//! async-graphql's own checks, validation or any database work.
+//!
+//! Depth is measured here rather than by async-graphql because introspection needs its
+//! own bound: the query every tool sends (graphql-js's `getIntrospectionQuery()`, what
+//! GraphiQL, graphql-codegen, Postman and Apollo's tooling run) nests 15 fields deep in
+//! its `ofType` chain, past the default limit of 12 for data. So the fields under
+//! `__schema` and `__type` are counted apart, against `MAX_INTROSPECTION_DEPTH`, and the
+//! limit on data stays where it is.
 
 use std::collections::{HashMap, HashSet};
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::ServerError;
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Pos, ServerError};
 
 use crate::error::ErrorCode;
 
+/// How deep an introspection query may nest: graphql-js's own goes 15 deep; a few more
+/// levels of `ofType` are left for tools that ask for them, and chains past that refused.
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
+
+/// How many of the introspection fields that list more types (`fields`, `inputFields`,
+/// `interfaces`, `possibleTypes`) may sit inside one another. Depth alone does not bound
+/// an introspection answer: `__schema { types { fields { type { ofType { fields { … } } } } } }`
+/// multiplies by every type's fields at each level (a few levels build millions of
+/// objects, outside the response budget, which counts data lists). The tools' query nests
+/// them once; graphql-js's own `MaxIntrospectionDepthRule` refuses three, as here.
+pub const MAX_INTROSPECTION_LISTS: usize = 2;
+
+/// The fields of `__Type` that list further types.
+const TYPE_LISTS: [&str; 4] = ["fields", "inputFields", "interfaces", "possibleTypes"];
+
+/// Where `operation` asks for `__schema` or `__type` at its root (the only place they
+/// exist), fragments and inline fragments at the root followed.
+pub fn introspection_at(
+    document: &ExecutableDocument,
+    operation: &OperationDefinition,
+) -> Option<Pos> {
+    let mut sets = vec![&operation.selection_set.node];
+    let mut followed = HashSet::new();
+    while let Some(set) = sets.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    if matches!(field.node.name.node.as_str(), "__schema" | "__type") {
+                        return Some(field.pos);
+                    }
+                }
+                Selection::InlineFragment(fragment) => sets.push(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(fragment) = document.fragments.get(name) {
+                        if followed.insert(name) {
+                            sets.push(&fragment.node.selection_set.node);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct DocumentLimits {
+    /// Fields nested in one another (as async-graphql counts them: `__typename` does not
+    /// count), introspection apart.
+    pub max_depth: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
     /// Fields (and arguments) of an operation, fragments expanded.
@@ -30,14 +88,49 @@ struct Size {
     fields: usize,
     aliases: usize,
     top_level: usize,
+    /// The deepest nesting of fields outside introspection.
+    depth: usize,
+    /// The deepest nesting of fields under `__schema` or `__type`.
+    introspection_depth: usize,
+    /// The most `TYPE_LISTS` fields inside one another: in this selection (`lists`, whatever
+    /// it is under), and under `__schema` or `__type` (`introspection_lists`).
+    lists: usize,
+    introspection_lists: usize,
 }
 
 impl Size {
+    /// Side by side: counts add up, depths take the deeper.
     fn add(self, other: Size) -> Size {
         Size {
             fields: self.fields.saturating_add(other.fields),
             aliases: self.aliases.saturating_add(other.aliases),
             top_level: self.top_level.saturating_add(other.top_level),
+            depth: self.depth.max(other.depth),
+            introspection_depth: self.introspection_depth.max(other.introspection_depth),
+            lists: self.lists.max(other.lists),
+            introspection_lists: self.introspection_lists.max(other.introspection_lists),
+        }
+    }
+
+    /// The list nesting of a field named `name` whose selection measured `inner`.
+    fn lists_under(name: &str, inner: &Size) -> (usize, usize) {
+        match name {
+            "__schema" | "__type" => (0, inner.lists),
+            name if TYPE_LISTS.contains(&name) => (inner.lists + 1, inner.introspection_lists),
+            _ => (inner.lists, inner.introspection_lists),
+        }
+    }
+
+    /// The depths of a field named `name` whose selection measured `inner`.
+    fn depths_under(name: &str, inner: &Size) -> (usize, usize) {
+        let below = |depth: usize| match depth {
+            0 => 0,
+            depth => depth.saturating_add(1),
+        };
+        match name {
+            "__typename" => (0, 0),
+            "__schema" | "__type" => (0, 1 + inner.depth.max(inner.introspection_depth)),
+            _ => (1 + inner.depth, below(inner.introspection_depth)),
         }
     }
 }
@@ -82,7 +175,14 @@ impl<'a> Measure<'a> {
             let size = match &selection.node {
                 Selection::Field(field) => {
                     let inner = self.set(&field.node.selection_set.node);
+                    let name = field.node.name.node.as_str();
+                    let (depth, introspection_depth) = Size::depths_under(name, &inner);
+                    let (lists, introspection_lists) = Size::lists_under(name, &inner);
                     Size {
+                        depth,
+                        introspection_depth,
+                        lists,
+                        introspection_lists,
                         fields: 1usize
                             .saturating_add(field.node.arguments.len())
                             .saturating_add(inner.fields),
@@ -119,6 +219,10 @@ impl<'a> Measure<'a> {
                 fields: max.fields.max(size.fields),
                 aliases: max.aliases.max(size.aliases),
                 top_level: max.top_level.max(size.top_level),
+                depth: max.depth.max(size.depth),
+                introspection_depth: max.introspection_depth.max(size.introspection_depth),
+                lists: 0,
+                introspection_lists: max.introspection_lists.max(size.introspection_lists),
             })
     }
 }
@@ -142,12 +246,37 @@ impl DocumentLimits {
     /// Runs before async-graphql's own parsing checks, whose recursion check expands
     /// fragments exponentially.
     pub fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
-        // 0 turns a limit off; with all three off the document is not even walked.
+        // 0 turns a limit off (introspection's bound stays).
         let exceeds = |value: usize, max: usize| max > 0 && value > max;
-        if self.max_aliases == 0 && self.max_root_fields == 0 && self.max_fields == 0 {
-            return Ok(());
-        }
         let size = Measure::new(document).operations();
+        if exceeds(size.depth, self.max_depth) {
+            return Err(ErrorCode::QueryTooDeep.server_error(
+                format!(
+                    "the operation nests fields {} deep: at most {}",
+                    size.depth, self.max_depth
+                ),
+                None,
+            ));
+        }
+        if size.introspection_lists > MAX_INTROSPECTION_LISTS {
+            return Err(ErrorCode::QueryTooDeep.server_error(
+                format!(
+                    "the introspection nests {} lists of types (fields, inputFields, \
+                     interfaces, possibleTypes) in one another: at most {MAX_INTROSPECTION_LISTS}",
+                    size.introspection_lists
+                ),
+                None,
+            ));
+        }
+        if size.introspection_depth > MAX_INTROSPECTION_DEPTH {
+            return Err(ErrorCode::QueryTooDeep.server_error(
+                format!(
+                    "the introspection nests fields {} deep: at most {MAX_INTROSPECTION_DEPTH}",
+                    size.introspection_depth
+                ),
+                None,
+            ));
+        }
         if exceeds(size.aliases, self.max_aliases) {
             return Err(ErrorCode::TooManyAliases.server_error(
                 format!(
@@ -234,9 +363,65 @@ mod tests {
     }
 
     #[test]
+    fn introspection_depth_is_counted_apart() {
+        let size = measure("{ me { team { id __typename } } }");
+        assert_eq!((size.depth, size.introspection_depth), (3, 0));
+        let of_type = |levels: usize| {
+            let mut chain = String::from("kind");
+            for _ in 0..levels {
+                chain = format!("kind ofType {{ {chain} }}");
+            }
+            chain
+        };
+        let deep = format!(
+            "{{ me {{ id }} __schema {{ types {{ ...T }} }} }} fragment T on __Type {{ fields {{ type {{ {} }} }} }}",
+            of_type(9)
+        );
+        let size = measure(&deep);
+        // __schema types fields type + 9 ofType + kind.
+        assert_eq!((size.depth, size.introspection_depth), (2, 14));
+        let under = measure(&format!(
+            "{{ __type(name: \"Ticket\") {{ {} }} }}",
+            of_type(30)
+        ));
+        assert_eq!((size.depth, under.introspection_depth), (2, 32));
+        let limits = DocumentLimits {
+            max_depth: 12,
+            max_aliases: 0,
+            max_root_fields: 0,
+            max_fields: 0,
+            max_tokens: 0,
+        };
+        let parsed = |query: &str| async_graphql::parser::parse_query(query).unwrap();
+        assert!(limits.check(&parsed(&deep)).is_ok());
+        assert!(limits
+            .check(&parsed(&format!(
+                "{{ __type(name: \"T\") {{ {} }} }}",
+                of_type(30)
+            )))
+            .is_err());
+        // Lists of types inside one another: two pass, three do not.
+        let two = "{ __schema { types { fields { type { ofType { fields { name } } } } } } }";
+        assert_eq!(measure(two).introspection_lists, 2);
+        assert!(limits.check(&parsed(two)).is_ok());
+        let three =
+            "{ __type(name: \"T\") { fields { type { interfaces { possibleTypes { name } } } } } }";
+        assert_eq!(measure(three).introspection_lists, 3);
+        assert!(limits.check(&parsed(three)).is_err());
+        let mut data = String::from("id");
+        for _ in 0..12 {
+            data = format!("team {{ {data} }}");
+        }
+        assert!(limits
+            .check(&parsed(&format!("{{ me {{ {data} }} }}")))
+            .is_err());
+    }
+
+    #[test]
     fn zero_turns_a_limit_off() {
         let document = async_graphql::parser::parse_query("{ a: me { id } b: me { id } }").unwrap();
         let limits = |max_aliases, max_root_fields, max_fields| DocumentLimits {
+            max_depth: 0,
             max_aliases,
             max_root_fields,
             max_fields,

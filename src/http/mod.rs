@@ -3,6 +3,7 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod inbox;
 pub mod metrics;
 pub mod negotiate;
 pub mod rate_limit;
@@ -76,7 +77,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(graphql::get))
                 .route(web::route().to(graphql::method_not_allowed)),
         )
-        .configure(graphiql::configure);
+        .configure(graphiql::configure)
+        .configure(inbox::configure);
 }
 
 #[cfg(test)]

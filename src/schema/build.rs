@@ -68,6 +68,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         .validation_mode(ValidationMode::Fast)
         .finish();
     let limits = DocumentLimits {
+        max_depth: options.max_depth,
         max_aliases: options.max_aliases,
         max_root_fields: options.max_root_fields,
         max_fields: options.max_fields,
@@ -80,6 +81,7 @@ pub fn build_schema(data: Option<SchemaData>, options: &SchemaOptions) -> AppSch
         options.document_cache,
         options.max_response_bytes,
         options.max_held_bytes_per_key,
+        options.introspection,
     )
 }
 
@@ -90,9 +92,7 @@ fn builder(
     // No async-graphql extensions: see gateway.rs.
     let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot);
     // 0 turns a limit off (as for the rate limit), e.g. to measure what the limits cost.
-    if options.max_depth > 0 {
-        builder = builder.limit_depth(options.max_depth);
-    }
+    // Depth is `DocumentLimits`' (introspection has its own bound there).
     if options.max_complexity > 0 {
         builder = builder.limit_complexity(options.max_complexity);
     }

@@ -15,7 +15,9 @@ use std::any::TypeId;
 use std::future::ready;
 use std::sync::Arc;
 
-use async_graphql::parser::types::{DocumentOperations, OperationDefinition, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+};
 use async_graphql::{Data, Executor, Positioned, Request, Response, ServerError, Value};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
@@ -26,7 +28,7 @@ use crate::error::ErrorCode;
 use crate::graphql::budget::{self, HeldBytes, Holder};
 use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use crate::graphql::error_codes::{code_response, parse_failed};
-use crate::graphql::limits::DocumentLimits;
+use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::{is_request_error, lexical, shape, spec_rules, variables};
 
 /// Built once at start-up and shared (cheap to clone).
@@ -41,6 +43,8 @@ pub struct Gateway {
     max_response_bytes: usize,
     /// What each credential's requests in flight hold together.
     held: Arc<HeldBytes>,
+    /// Whether API keys may introspect (customer tokens never do).
+    introspection: bool,
 }
 
 impl Gateway {
@@ -51,8 +55,10 @@ impl Gateway {
         documents: usize,
         max_response_bytes: usize,
         max_held_bytes_per_key: usize,
+        introspection: bool,
     ) -> Self {
         Gateway {
+            introspection,
             schema,
             prevalidated,
             limits,
@@ -146,6 +152,36 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// Refuses `__schema`/`__type` with a stable code when introspection is off, or to a
+    /// customer token: what a public support widget hands every visitor has no use for the
+    /// whole schema, and its queries are the ones most worth keeping small. (With
+    /// introspection off async-graphql would answer "unknown field", which reads like a
+    /// client bug.)
+    fn check_introspection(&self, request: &mut Request) -> Result<(), ServerError> {
+        let customer = request
+            .data
+            .get(&TypeId::of::<Viewer>())
+            .and_then(|viewer| viewer.downcast_ref::<Viewer>())
+            .is_some_and(Viewer::is_customer);
+        if self.introspection && !customer {
+            return Ok(());
+        }
+        let name = request.operation_name.clone();
+        let Ok(document) = request.parsed_query() else {
+            return Ok(());
+        };
+        let Some(at) = pick_operation(document, name.as_deref())
+            .and_then(|operation| limits::introspection_at(document, &operation.node))
+        else {
+            return Ok(());
+        };
+        let message = match customer {
+            true => "introspection is not available to customer tokens: use an API key",
+            false => "introspection is turned off on this server (TICKETGATE_INTROSPECTION)",
+        };
+        Err(ErrorCode::IntrospectionDisabled.server_error(message, Some(at)))
+    }
+
     /// Gives a request its response budget. A subscription gets none: it lives for hours,
     /// and each of its events is small and bounded by the list limits.
     fn budget(&self, request: &mut Request) {
@@ -168,11 +204,18 @@ impl Gateway {
 
 /// The operation the request runs (`None` when it cannot tell: execution reports that).
 fn chosen_operation(request: &mut Request) -> Option<&Positioned<OperationDefinition>> {
-    let operation = request.operation_name.clone();
+    let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
-    match (&document.operations, operation) {
+    pick_operation(document, name.as_deref())
+}
+
+fn pick_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
         (DocumentOperations::Single(single), _) => Some(single),
-        (DocumentOperations::Multiple(named), Some(name)) => named.get(name.as_str()),
+        (DocumentOperations::Multiple(named), Some(name)) => named.get(name),
         (DocumentOperations::Multiple(named), None) if named.len() == 1 => named.values().next(),
         _ => None,
     }
@@ -207,10 +250,10 @@ fn with_object_data(mut response: Response) -> Response {
 
 impl Executor for Gateway {
     async fn execute(&self, mut request: Request) -> Response {
-        let prepared = match self
-            .admit(&mut request)
-            .and_then(|prepared| check_variables(&mut request).map(|()| prepared))
-        {
+        let prepared = match self.admit(&mut request).and_then(|prepared| {
+            self.check_introspection(&mut request)?;
+            check_variables(&mut request).map(|()| prepared)
+        }) {
             Ok(prepared) => prepared,
             Err(refusal) => return Response::from_errors(vec![refusal]),
         };

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod bad_input;
+mod browser;
 mod cli;
 mod concurrency;
 mod counters;
@@ -16,6 +17,7 @@ mod deep_input;
 mod graphql_http;
 mod hostile;
 mod http_surface;
+mod introspection;
 mod isolation;
 mod limits;
 mod lists;
