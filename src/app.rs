@@ -253,8 +253,10 @@ impl App {
                 max_held_bytes_per_key: options.max_held_bytes_per_key,
                 introspection: options.introspection,
                 document_cache: options.document_cache,
+                stage_spans: crate::telemetry::enabled(),
             },
         );
+        let schema = schema.with_operation_metrics(metrics.operations.clone());
         let listener = start_listener(url, broker.clone()).await;
         let state = web::Data::new(AppState {
             schema,
@@ -284,6 +286,7 @@ impl App {
                 send_timeout: Duration::from_millis(options.ws_send_timeout_ms),
             },
             going_away: graphql_ws::GoingAway::default(),
+            access_log: options.access_log,
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(
@@ -291,6 +294,7 @@ impl App {
                 actix_web::App::new()
                     .app_data(app_state.clone())
                     .wrap(from_fn(http::metrics::record))
+                    .wrap(from_fn(http::trace::traced))
                     .configure(http::routes)
             },
             &http::server::Listen {

@@ -52,6 +52,23 @@ pub struct GlobalOptions {
     /// Log filter (tracing's EnvFilter syntax, e.g. `info,ticketgate=debug`).
     #[arg(long, env = "TICKETGATE_LOG", default_value = "info", global = true)]
     pub log: String,
+
+    /// Log lines as text (for people) or JSON objects (for log shippers: each line one
+    /// object; access lines carry the request's trace id when traces are exported).
+    #[arg(
+        long,
+        env = "TICKETGATE_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +184,18 @@ pub struct ServeOptions {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub introspection: bool,
+
+    /// One log line per HTTP request (method, route, status, duration, trace id), at
+    /// `info` under the `ticketgate::access` target: on/off. Off by default: at thousands
+    /// of requests a second it is the busiest thing the server writes.
+    #[arg(
+        long,
+        env = "TICKETGATE_ACCESS_LOG",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub access_log: bool,
 
     /// Database connections in the pool.
     #[arg(long, env = "TICKETGATE_POOL_SIZE", default_value_t = 16)]

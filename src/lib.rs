@@ -23,6 +23,7 @@ pub mod schema;
 pub mod seed;
 pub mod tags;
 pub mod teams;
+pub mod telemetry;
 pub mod tickets;
 pub mod users;
 pub mod validate;

@@ -4,7 +4,7 @@
 use crate::app::{App, StartupError};
 use crate::auth::api_keys;
 use crate::auth::viewer::Scope;
-use crate::config::{GlobalOptions, ServeOptions};
+use crate::config::{GlobalOptions, LogFormat, ServeOptions};
 use crate::error::AppError;
 use crate::{db, seed, teams};
 
@@ -39,7 +39,7 @@ pub fn serve(global: &GlobalOptions, options: &ServeOptions) -> Result<(), Start
             startup_ms = started.elapsed().as_millis() as u64,
             "ticketgate is listening"
         );
-        announce(&app, demo_key.as_deref());
+        announce(&app, demo_key.as_deref(), global.log_format);
         shutdown.stop_on_signal(app.handle());
         let outcome = app
             .run()
@@ -110,8 +110,16 @@ fn seed_demo(url: &str) -> Result<String, StartupError> {
     Ok(key)
 }
 
-fn announce(app: &App, demo_key: Option<&str>) {
+fn announce(app: &App, demo_key: Option<&str>, format: LogFormat) {
     let base = format!("http://{}", app.addr());
+    if format == LogFormat::Json && demo_key.is_none() {
+        // Log shippers read one JSON object per line: no banner.
+        tracing::info!(
+            endpoint = format!("{base}/graphql"),
+            "ticketgate is ready; GraphQL endpoint: {base}/graphql"
+        );
+        return;
+    }
     match demo_key {
         Some(key) => eprintln!(
             "\n  ticketgate is ready, with a demo team.\n\n  \

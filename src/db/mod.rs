@@ -63,10 +63,19 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ConnectionSetup 
         .execute(conn)
         .map_err(diesel::r2d2::Error::QueryError)?;
         let statements = self.statements.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { .. } = event {
+        // The statement running now, as a span while traces are exported.
+        let mut running: Option<tracing::Span> = None;
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
                 statements.inc();
+                running = crate::telemetry::statement_span(query);
             }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                if let (Some(span), Some(_)) = (running.take(), error) {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            _ => {}
         });
         Ok(())
     }
@@ -167,8 +176,14 @@ impl Db {
         .map_err(|err| AppError::DbUnavailable(Box::new(err)))?;
         self.trips.inc();
         let db = self.clone();
+        // The caller's span goes with the work, so its statements are its children.
+        let span = match crate::telemetry::enabled() {
+            true => tracing::Span::current(),
+            false => tracing::Span::none(),
+        };
         let result = tokio::task::spawn_blocking(move || {
             let _turn = turn;
+            let _span = span.enter();
             let mut conn = db.checkout()?;
             work(&mut conn)
         })

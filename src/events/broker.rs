@@ -50,6 +50,9 @@ pub struct Event {
     pub kind: EventKind,
     pub ticket: Uuid,
     pub message: Option<Uuid>,
+    /// The publishing request's W3C `traceparent` (when traces were exported there).
+    #[serde(default)]
+    pub trace: Option<String>,
 }
 
 /// An event as this process delivered it, with the position a subscriber reaches by
@@ -243,6 +246,8 @@ impl Broker {
             .map(|mut seen| seen.insert(event.seq))
             .unwrap_or(true);
         if fresh {
+            let span = delivery_span(&event);
+            let _entered = span.enter();
             // Called by the listener alone, one event after another: positions follow the
             // order of the broadcast.
             let position = self
@@ -257,6 +262,22 @@ impl Broker {
     }
 }
 
+/// The delivery of an event on this replica, as a span of the trace that published it
+/// (on whichever replica that was); none without traces.
+fn delivery_span(event: &Event) -> tracing::Span {
+    if !crate::telemetry::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "event.deliver",
+        otel.kind = "consumer",
+        event.kind = event.kind.as_db(),
+        event.seq = event.seq,
+    );
+    crate::telemetry::follow(&span, event.trace.as_deref());
+    span
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +289,7 @@ mod tests {
             kind: EventKind::MessageAdded,
             ticket: Uuid::nil(),
             message: None,
+            trace: None,
         }
     }
 

@@ -171,7 +171,7 @@ async fn replay(
         (extent.try_get(0)?, extent.try_get(1)?);
     let rows = client
         .query(
-            "SELECT seq, team_id, kind, ticket_id, message_id FROM events \
+            "SELECT seq, team_id, kind, ticket_id, message_id, trace_parent FROM events \
              WHERE created_at >= $1 ORDER BY seq",
             &[&from],
         )
@@ -188,6 +188,7 @@ async fn replay(
             kind,
             ticket: row.try_get(3)?,
             message: row.try_get(4)?,
+            trace: row.try_get(5)?,
         };
         if broker.deliver(event) {
             delivered += 1;

@@ -24,7 +24,10 @@ pub fn publish(
     message_id: Option<Uuid>,
 ) -> QueryResult<()> {
     Statement::new()
-        .sql("WITH e AS (INSERT INTO events (team_id, kind, ticket_id, message_id) VALUES (")
+        .sql(
+            "WITH e AS (INSERT INTO events (team_id, kind, ticket_id, message_id, trace_parent) \
+             VALUES (",
+        )
         .bind::<SqlUuid, _>(team_id)
         .sql(", ")
         .bind::<Text, _>(kind.as_db())
@@ -32,11 +35,14 @@ pub fn publish(
         .bind::<SqlUuid, _>(ticket_id)
         .sql(", ")
         .bind::<Nullable<SqlUuid>, _>(message_id)
+        .sql(", ")
+        // The publishing request's trace, carried to every replica's delivery.
+        .bind::<Nullable<Text>, _>(crate::telemetry::current_traceparent())
         .sql(
-            ") RETURNING seq, team_id, kind, ticket_id, message_id) \
+            ") RETURNING seq, team_id, kind, ticket_id, message_id, trace_parent) \
              SELECT pg_notify('ticketgate_events', json_build_object( \
                  'seq', seq, 'team', team_id, 'kind', kind, 'ticket', ticket_id, \
-                 'message', message_id)::text) FROM e",
+                 'message', message_id, 'trace', trace_parent)::text) FROM e",
         )
         .execute(conn)
         .map(|_| ())
@@ -90,6 +96,8 @@ struct EventRow {
     ticket_id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     message_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    trace_parent: Option<String>,
 }
 
 /// The events committed after `position` (past its `high`, or in its gaps), of every
@@ -97,7 +105,7 @@ struct EventRow {
 /// positions must not list other teams' seqs as missing.
 pub fn after(conn: &mut PgConnection, position: &Position, limit: i64) -> QueryResult<Vec<Event>> {
     let rows: Vec<EventRow> = diesel::sql_query(
-        "SELECT seq, team_id, kind, ticket_id, message_id FROM events \
+        "SELECT seq, team_id, kind, ticket_id, message_id, trace_parent FROM events \
          WHERE seq > $1 OR seq = ANY($2) ORDER BY seq LIMIT $3",
     )
     .bind::<BigInt, _>(position.high)
@@ -113,6 +121,7 @@ pub fn after(conn: &mut PgConnection, position: &Position, limit: i64) -> QueryR
                 kind: EventKind::from_db(&row.kind)?,
                 ticket: row.ticket_id,
                 message: row.message_id,
+                trace: row.trace_parent,
             })
         })
         .collect())

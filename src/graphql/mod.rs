@@ -15,6 +15,7 @@ pub mod pagination;
 pub mod primed;
 pub mod shape;
 pub mod spec_rules;
+pub mod stage_spans;
 pub mod text_enum;
 pub mod variables;
 

@@ -9,6 +9,7 @@ pub mod negotiate;
 pub mod rate_limit;
 pub mod server;
 pub mod slow_clients;
+pub mod trace;
 pub mod upgrade;
 pub mod ws;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub ws_slots: graphql_ws::slots::ConnectionSlots,
     /// Announced when the server begins a graceful stop (see `App::handle`).
     pub going_away: graphql_ws::GoingAway,
+    /// One log line per request (see `trace`).
+    pub access_log: bool,
 }
 
 /// The JSON body of a request refused before GraphQL runs (4xx): one coded GraphQL error,

@@ -25,6 +25,8 @@ use crate::auth::TicketScope;
 use crate::auth::Viewer;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::loaders::{loaders, RequestActivity};
+use crate::metrics::ActiveGauge;
+use prometheus::IntGaugeVec;
 
 /// The connection's key, as `connection_init` gave it and `authenticate` accepted it.
 /// (No `Debug`: it holds the key.)
@@ -102,8 +104,9 @@ fn serve_app(
         req,
         schema,
         settings,
-        admit(state, authorize, close),
+        admit(state.clone(), authorize, close),
         shutdown,
+        &state.metrics.subscriptions,
     )
 }
 
@@ -242,6 +245,7 @@ fn accept<E: Executor>(
     settings: WsSettings,
     admit: Admit,
     shutdown: Shutdown,
+    subscriptions: &IntGaugeVec,
 ) -> actix_web::Result<HttpResponse> {
     let offered = req
         .headers()
@@ -251,6 +255,10 @@ fn accept<E: Executor>(
     let Some(protocol) = graphql_ws::negotiate(offered) else {
         return Ok(no_subprotocol());
     };
+    let admit = counted_in(
+        admit,
+        ActiveGauge(subscriptions.with_label_values(&[protocol.name()])),
+    );
     if req.extensions().get::<Upgradable>().is_none() {
         // A request actix-http did not hand over with its socket (say, a chunked body).
         return Ok(HttpResponse::BadRequest().body("this request cannot be upgraded"));
@@ -269,6 +277,23 @@ fn accept<E: Executor>(
             graphql_ws::serve(tcp, unread, protocol, executor, settings, admit, shutdown)
         }));
     Ok(response)
+}
+
+/// Admits as `admit` does, and gives the connection's operations the gauge their
+/// subscriptions count in (the gateway holds it while a subscription streams).
+fn counted_in(admit: Admit, gauge: ActiveGauge) -> Admit {
+    Box::new(move |payload| {
+        let admitted = admit(payload);
+        async move {
+            let mut admission = admitted.await?;
+            // Just built by `admit`, so not shared yet.
+            if let Some(data) = Arc::get_mut(&mut admission.data) {
+                data.insert(gauge);
+            }
+            Ok(admission)
+        }
+        .boxed_local()
+    })
 }
 
 /// An upgrade that arrives while the server stops (over a connection it already had).

@@ -5,6 +5,7 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder, ValidationMode};
 use super::gateway::Gateway;
 use crate::graphql::context::SchemaData;
 use crate::graphql::limits::DocumentLimits;
+use crate::graphql::stage_spans::StageSpans;
 use crate::persons::graphql::PersonQuery;
 use crate::persons::tokens::AuthMutation;
 use crate::teams::graphql::TeamQuery;
@@ -41,6 +42,9 @@ pub struct SchemaOptions {
     pub introspection: bool,
     /// Parsed documents kept by their text (0: none).
     pub document_cache: usize,
+    /// Spans for the validation and execution stages (only when traces are exported:
+    /// see `graphql::stage_spans`).
+    pub stage_spans: bool,
 }
 
 impl Default for SchemaOptions {
@@ -56,6 +60,7 @@ impl Default for SchemaOptions {
             max_held_bytes_per_key: 128 * 1024 * 1024,
             introspection: true,
             document_cache: 1000,
+            stage_spans: false,
         }
     }
 }
@@ -98,6 +103,9 @@ fn builder(
     }
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
+    }
+    if options.stage_spans {
+        builder = builder.extension(StageSpans);
     }
     if let Some(data) = data {
         builder = builder

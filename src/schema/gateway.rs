@@ -21,6 +21,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Data, Executor, Positioned, Request, Response, ServerError, Value};
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
+use tracing::Instrument as _;
 
 use super::build::GraphqlSchema;
 use crate::auth::Viewer;
@@ -30,6 +31,8 @@ use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use crate::graphql::error_codes::{code_response, parse_failed};
 use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::{is_request_error, lexical, shape, spec_rules, variables};
+use crate::metrics::{ActiveGauge, OperationMetrics};
+use crate::telemetry;
 
 /// Built once at start-up and shared (cheap to clone).
 #[derive(Clone)]
@@ -45,6 +48,8 @@ pub struct Gateway {
     held: Arc<HeldBytes>,
     /// Whether API keys may introspect (customer tokens never do).
     introspection: bool,
+    /// Where each operation's latency is counted (None: nowhere, e.g. printing the SDL).
+    operations: Option<OperationMetrics>,
 }
 
 impl Gateway {
@@ -65,7 +70,14 @@ impl Gateway {
             max_response_bytes,
             held: Arc::new(HeldBytes::new(max_held_bytes_per_key)),
             documents: DocumentCache::new(documents, MAX_CACHED_BYTES).map(Arc::new),
+            operations: None,
         }
+    }
+
+    /// Counts every operation's latency by type and name in `metrics`.
+    pub fn with_operation_metrics(mut self, metrics: OperationMetrics) -> Self {
+        self.operations = Some(metrics);
+        self
     }
 
     /// The SDL clients see.
@@ -249,22 +261,23 @@ fn with_object_data(mut response: Response) -> Response {
 }
 
 impl Executor for Gateway {
-    async fn execute(&self, mut request: Request) -> Response {
-        let prepared = match self.admit(&mut request).and_then(|prepared| {
-            self.check_introspection(&mut request)?;
-            check_variables(&mut request).map(|()| prepared)
-        }) {
-            Ok(prepared) => prepared,
-            Err(refusal) => return Response::from_errors(vec![refusal]),
-        };
-        self.budget(&mut request);
-        let query = request.query.clone();
-        let response = self.run(request, prepared).await;
-        // Over budget: the error alone, and what was built is freed before it is sent.
-        if let Some(error) = budget::exceeded(&response) {
-            return Response::from_errors(vec![error]);
+    async fn execute(&self, request: Request) -> Response {
+        let started = std::time::Instant::now();
+        let span = telemetry::operation_span();
+        let (response, label) = self.execute_labelled(request).instrument(span).await;
+        if let Some(metrics) = &self.operations {
+            let result = match (&label, is_request_error(&response)) {
+                (_, true) => "refused",
+                (_, false) if !response.errors.is_empty() => "error",
+                _ => "ok",
+            };
+            let (kind, name) = match &label {
+                Some(label) => (label.kind, label.name.as_deref()),
+                None => ("unknown", None),
+            };
+            metrics.observe(kind, name, result, started.elapsed().as_secs_f64());
         }
-        with_object_data(code_response(response, &query))
+        response
     }
 
     fn execute_stream(
@@ -272,19 +285,90 @@ impl Executor for Gateway {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        if let Err(refusal) = self
-            .admit(&mut request)
-            .and_then(|_| check_variables(&mut request))
-        {
+        let admitted = telemetry::parse_span().in_scope(|| {
+            self.admit(&mut request)
+                .and_then(|_| check_variables(&mut request))
+        });
+        if let Err(refusal) = admitted {
             return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
         }
         self.budget(&mut request);
+        // A subscription counts in its protocol's gauge while its stream lives.
+        let active = is_subscription(&mut request)
+            .then(|| session_data.as_deref().and_then(gauge_of))
+            .flatten()
+            .map(|gauge| gauge.hold());
         let query = request.query.clone();
         Executor::execute_stream(&self.schema, request, session_data)
-            .map(move |response| match budget::exceeded(&response) {
-                Some(error) => Response::from_errors(vec![error]),
-                None => with_object_data(code_response(response, &query)),
+            .map(move |response| {
+                let _held = &active;
+                match budget::exceeded(&response) {
+                    Some(error) => Response::from_errors(vec![error]),
+                    None => with_object_data(code_response(response, &query)),
+                }
             })
             .boxed()
     }
+}
+
+/// What an operation is, for its span and metrics.
+struct OperationLabel {
+    kind: &'static str,
+    name: Option<String>,
+}
+
+impl Gateway {
+    async fn execute_labelled(&self, mut request: Request) -> (Response, Option<OperationLabel>) {
+        let admitted = telemetry::parse_span().in_scope(|| {
+            self.admit(&mut request).and_then(|prepared| {
+                self.check_introspection(&mut request)?;
+                check_variables(&mut request).map(|()| prepared)
+            })
+        });
+        let prepared = match admitted {
+            Ok(prepared) => prepared,
+            // Not labelled: the document may not even have been parsed (and must not be).
+            Err(refusal) => return (Response::from_errors(vec![refusal]), None),
+        };
+        let label = operation_label(&mut request);
+        if let Some(label) = &label {
+            telemetry::name_operation(label.kind, label.name.as_deref());
+        }
+        self.budget(&mut request);
+        let query = request.query.clone();
+        let response = self.run(request, prepared).await;
+        // Over budget: the error alone, and what was built is freed before it is sent.
+        if let Some(error) = budget::exceeded(&response) {
+            return (Response::from_errors(vec![error]), label);
+        }
+        (with_object_data(code_response(response, &query)), label)
+    }
+}
+
+/// The type and name of the operation an admitted request runs (its document parsed).
+fn operation_label(request: &mut Request) -> Option<OperationLabel> {
+    let given = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let name = match (&document.operations, given) {
+        (DocumentOperations::Single(_), _) => None,
+        (DocumentOperations::Multiple(named), Some(name)) => {
+            named.contains_key(name.as_str()).then_some(name)
+        }
+        (DocumentOperations::Multiple(named), None) if named.len() == 1 => {
+            named.keys().next().map(|name| name.to_string())
+        }
+        _ => return None,
+    };
+    let operation = pick_operation(document, name.as_deref())?;
+    let kind = match operation.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    Some(OperationLabel { kind, name })
+}
+
+fn gauge_of(data: &Data) -> Option<&ActiveGauge> {
+    data.get(&TypeId::of::<ActiveGauge>())
+        .and_then(|gauge| gauge.downcast_ref::<ActiveGauge>())
 }

@@ -30,6 +30,7 @@ mod schema_contract;
 mod secrets_in_logs;
 mod seed;
 mod subscriptions;
+mod telemetry;
 mod ticket_counts;
 mod tickets_filters;
 mod tickets_nested;

@@ -235,6 +235,7 @@ pub(super) mod tests {
             kind: EventKind::MessageAdded,
             ticket: Uuid::nil(),
             message: None,
+            trace: None,
         }
     }
 
