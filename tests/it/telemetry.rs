@@ -213,10 +213,17 @@ async fn a_mutations_trace_continues_in_its_delivery_on_another_replica() {
         Duration::from_secs(15),
         "a delivery on the reader",
         |spans| {
-            spans.iter().any(|span| {
+            // Each replica exports in its own batches: wait for the writer's spans too.
+            let delivered = spans.iter().find(|span| {
                 span.name == "event.deliver"
                     && span.trace_id == WRITER_TRACE
                     && span.resource("service.instance.id") == Some("reader")
+            });
+            delivered.is_some_and(|delivery| {
+                spans
+                    .iter()
+                    .any(|span| span.span_id == delivery.parent_span_id)
+                    && spans.iter().any(|span| span.name == "mutation Reply")
             })
         },
     );
