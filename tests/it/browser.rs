@@ -69,6 +69,6 @@ fn the_inbox_is_live_in_two_browser_pages() {
             ("KEY", &key),
             ("TICKET_ID", &ticket.to_string()),
         ],
-        7,
+        8,
     );
 }

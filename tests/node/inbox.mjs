@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The live inbox (`/inbox`) in a real browser: two pages on the same ticket, a reply sent
 // from one shows in the other within a second; a ticket created over HTTP by the test
-// shows at the top of the list; the filter chips filter. Run by `tests/it/browser.rs`:
+// shows at the top of the list; the filter chips filter; a page whose websocket is dropped
+// reconnects by itself and is live again. Run by `tests/it/browser.rs`:
 //
 //   CHROMIUM=/usr/bin/chromium BASE=http://127.0.0.1:8080 KEY=tg_xxx TICKET_ID=… node inbox.mjs
 //
@@ -31,6 +32,13 @@ const browser = await launch();
 const a = await guardedPage(browser);
 const b = await guardedPage(browser);
 for (const { page } of [a, b]) page.setDefaultTimeout(TIMEOUT_MS);
+// B's websockets pass through Playwright (to the real server), so the test can drop them
+// as a restarting server or a network blip would.
+const bSockets = [];
+await b.page.routeWebSocket(/\/graphql$/, (ws) => {
+  bSockets.push(ws);
+  ws.connectToServer();
+});
 
 const ticketItem = (page, id) => page.locator(`#tickets li[data-id="${id}"]`);
 
@@ -104,6 +112,21 @@ await check('the assignee chips filter the list', async () => {
   await ticketItem(page, TICKET_ID).waitFor({ state: 'detached' });
   await page.locator('.chip[data-assignee="unassigned"]').click();
   await ticketItem(page, TICKET_ID).waitFor();
+});
+
+await check('a dropped websocket reconnects by itself and the page is live again', async () => {
+  const { page } = b;
+  const before = bSockets.length;
+  for (const ws of bSockets) await ws.close({ code: 1012, reason: 'service restart' });
+  await page.locator('#connection', { hasText: 'reconnecting' }).waitFor();
+  await page.locator('#connection', { hasText: 'live' }).waitFor();
+  if (bSockets.length <= before) throw new Error('no new websocket was opened');
+  // Resubscribed: a message sent now arrives (after the reload the reconnect does).
+  await warmUp(page);
+  await page.waitForTimeout(500);
+  const content = `after the reconnect ${Date.now()}`;
+  await gql(GRAPHQL, KEY, SEND_MESSAGE, { t: TICKET_ID, c: content });
+  await page.locator('#messages li', { hasText: content }).waitFor({ timeout: 1_000 });
 });
 
 await check('no request left 127.0.0.1 and no script errors', async () => {
