@@ -287,6 +287,7 @@ impl App {
             },
             going_away: graphql_ws::GoingAway::default(),
             access_log: options.access_log,
+            persisted: Default::default(),
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(

@@ -68,6 +68,12 @@ error_codes! {
     OperationResolutionFailure => "OPERATION_RESOLUTION_FAILURE",
     /// Introspection is turned off, or asked for with a customer token.
     IntrospectionDisabled => "INTROSPECTION_DISABLED",
+    /// A persisted query's hash is not known: send it again with its `query` (Apollo's
+    /// links do so by themselves; the message is `PersistedQueryNotFound`, as they expect).
+    PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+    /// `extensions.persistedQuery` is malformed, of another version, or its hash is not
+    /// the query's SHA-256.
+    PersistedQueryInvalid => "PERSISTED_QUERY_INVALID",
 
     // The response and live updates.
     /// The response would carry more than its budget of bytes.
@@ -159,6 +165,8 @@ mod tests {
             ("QueryTooLarge", "QUERY_TOO_LARGE"),
             ("OperationResolutionFailure", "OPERATION_RESOLUTION_FAILURE"),
             ("IntrospectionDisabled", "INTROSPECTION_DISABLED"),
+            ("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
+            ("PersistedQueryInvalid", "PERSISTED_QUERY_INVALID"),
             ("ResponseTooLarge", "RESPONSE_TOO_LARGE"),
             ("SubscriberLagged", "SUBSCRIBER_LAGGED"),
             ("PositionExpired", "POSITION_EXPIRED"),

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod lists;
 pub mod loaders;
 pub mod pagination;
+pub mod persisted;
 pub mod primed;
 pub mod shape;
 pub mod spec_rules;

@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::negotiate::{self, RequestBody, ResponseType};
+use super::persisted::{self, Incoming};
 use super::{graphiql, refusal_body, AppState};
 use crate::auth::TicketScope;
 use crate::auth::Viewer;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::is_request_error;
 use crate::graphql::loaders::{loaders, RequestActivity};
+use crate::graphql::{self, persisted::Hash};
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
 struct Refusal {
@@ -144,7 +146,7 @@ async fn handle_post(
         RequestBody::GraphqlQuery => {
             let query = String::from_utf8(body)
                 .map_err(|_| Refusal::bad_request("the body is not valid UTF-8"))?;
-            Operations::Single(Box::new(Request::new(query)))
+            Operations::Single(Box::new(Incoming::plain(Request::new(query))))
         }
         RequestBody::Json => parse_json_body(&body, state.limits.max_batch)?,
     };
@@ -166,9 +168,23 @@ async fn handle_post(
     })
 }
 
-/// Runs one operation as `viewer`, with loaders of its own (scoped to the viewer's team)
-/// that batch by the request's activity (see `RequestActivity`).
-async fn execute(state: &AppState, request: Request, viewer: &Viewer) -> Response {
+/// Runs one operation as `viewer` (its persisted query looked up first), with loaders of
+/// its own (scoped to the viewer's team) that batch by the request's activity (see
+/// `RequestActivity`).
+async fn execute(state: &AppState, incoming: Incoming, viewer: &Viewer) -> Response {
+    match persisted::resolve(state, viewer, incoming).await {
+        Ok((request, to_register)) => {
+            let response = run(state, request, viewer).await;
+            if let Some(to_register) = to_register.filter(|_| !is_request_error(&response)) {
+                persisted::register(state, viewer, to_register).await;
+            }
+            response
+        }
+        Err(error) => Response::from_errors(vec![error]),
+    }
+}
+
+async fn run(state: &AppState, request: Request, viewer: &Viewer) -> Response {
     let activity = RequestActivity::default();
     let loaders = loaders(state.db.clone(), TicketScope::of(viewer), activity.clone());
     let request = request.data(viewer.clone()).data(loaders);
@@ -176,8 +192,8 @@ async fn execute(state: &AppState, request: Request, viewer: &Viewer) -> Respons
 }
 
 enum Operations {
-    Single(Box<Request>),
-    Batch(Vec<Request>),
+    Single(Box<Incoming>),
+    Batch(Vec<Incoming>),
 }
 
 /// Reads the body within the body deadline, else refuses it (408, counted): a client that
@@ -275,10 +291,17 @@ fn parse_json_body(body: &[u8], max_batch: usize) -> Result<Operations, Refusal>
     }
 }
 
-/// Checks the parameters of one operation as the spec defines them.
-fn graphql_request(mut fields: Map<String, Value>) -> Result<Request, Refusal> {
+/// Checks the parameters of one operation as the spec defines them (a `query` may be left
+/// out when `extensions.persistedQuery` names it).
+fn graphql_request(mut fields: Map<String, Value>) -> Result<Incoming, Refusal> {
+    let persisted = match fields.remove("extensions") {
+        None | Some(Value::Null) => None,
+        Some(extensions @ Value::Object(_)) => persisted_hash(&extensions)?,
+        Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
+    };
     let query = match fields.remove("query") {
         Some(Value::String(query)) => query,
+        None | Some(Value::Null) if persisted.is_some() => String::new(),
         Some(_) => return Err(Refusal::bad_request("`query` must be a string")),
         None => return Err(Refusal::bad_request("`query` is required")),
     };
@@ -295,11 +318,18 @@ fn graphql_request(mut fields: Map<String, Value>) -> Result<Request, Refusal> {
         }
         Some(_) => return Err(Refusal::bad_request("`variables` must be an object")),
     }
-    match fields.remove("extensions") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
-        Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
-    }
-    Ok(request)
+    Ok(Incoming { request, persisted })
+}
+
+/// The hash `extensions.persistedQuery` names, if any (400 when it is malformed).
+fn persisted_hash(extensions: &Value) -> Result<Option<Hash>, Refusal> {
+    graphql::persisted::requested(extensions).map_err(|why| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::PersistedQueryInvalid,
+            why,
+        )
+    })
 }
 
 /// A response as the spec lays it out: no `data` for a request error, no empty `errors`
@@ -382,9 +412,18 @@ async fn handle_get(
     let params = web::Query::<GetParams>::from_query(req.query_string())
         .map_err(|_| Refusal::bad_request("the query string could not be read"))?
         .into_inner();
-    let query = params
-        .query
-        .ok_or_else(|| Refusal::bad_request("the `query` parameter is required"))?;
+    let persisted = match params.extensions {
+        None => None,
+        Some(extensions) => match serde_json::from_str::<Value>(&extensions) {
+            Ok(extensions @ Value::Object(_)) => persisted_hash(&extensions)?,
+            _ => return Err(Refusal::bad_request("`extensions` must be a JSON object")),
+        },
+    };
+    let query = match (params.query, &persisted) {
+        (Some(query), _) => query,
+        (None, Some(_)) => String::new(),
+        (None, None) => return Err(Refusal::bad_request("the `query` parameter is required")),
+    };
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -397,14 +436,17 @@ async fn handle_get(
             _ => return Err(Refusal::bad_request("`variables` must be a JSON object")),
         }
     }
-    if let Some(extensions) = params.extensions {
-        if !matches!(
-            serde_json::from_str::<Value>(&extensions),
-            Ok(Value::Object(_))
-        ) {
-            return Err(Refusal::bad_request("`extensions` must be a JSON object"));
-        }
-    }
+    // The persisted query first: a hash may name a mutation, which GET must not run.
+    let (mut request, to_register) =
+        match persisted::resolve(state, &viewer, Incoming { request, persisted }).await {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                return Ok(single_response(
+                    Response::from_errors(vec![error]),
+                    response_type,
+                ))
+            }
+        };
     if is_mutation(&mut request) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -412,7 +454,10 @@ async fn handle_get(
             "mutations are only accepted over POST",
         ));
     }
-    let response = execute(state, request, &viewer).await;
+    let response = run(state, request, &viewer).await;
+    if let Some(to_register) = to_register.filter(|_| !is_request_error(&response)) {
+        persisted::register(state, &viewer, to_register).await;
+    }
     Ok(single_response(response, response_type))
 }
 

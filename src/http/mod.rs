@@ -6,6 +6,7 @@ pub mod health;
 pub mod inbox;
 pub mod metrics;
 pub mod negotiate;
+pub mod persisted;
 pub mod rate_limit;
 pub mod server;
 pub mod slow_clients;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub going_away: graphql_ws::GoingAway,
     /// One log line per request (see `trace`).
     pub access_log: bool,
+    /// Automatic persisted queries this replica has seen lately.
+    pub persisted: crate::graphql::persisted::PersistedCache,
 }
 
 /// The JSON body of a request refused before GraphQL runs (4xx): one coded GraphQL error,
