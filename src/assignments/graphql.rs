@@ -44,9 +44,10 @@ impl Assignment {
 /// A group of agents in the organisation.
 #[Object]
 impl Role {
-    /// The role's id.
-    async fn id(&self) -> Uuid {
-        self.id
+    /// The role's id: a uuid, also its global id (`node(id:)`).
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> ID {
+        ID(self.id.to_string())
     }
 
     /// The role's name.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::{roles, ticket_assignments, users};
+use crate::db::schema::{roles, teams, ticket_assignments, users};
 use crate::users::User;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -53,4 +53,19 @@ pub fn for_tickets(
         .into_iter()
         .map(|(row, user, role)| (row.ticket_id, Assignment { row, user, role }))
         .collect())
+}
+
+/// Roles with these ids of the team's organisation (global object look-ups), in one
+/// statement.
+pub fn roles_in_team_organization(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Role>> {
+    roles::table
+        .inner_join(teams::table.on(teams::organization_id.eq(roles::organization_id)))
+        .filter(teams::id.eq(team_id))
+        .filter(roles::id.eq_any(ids))
+        .select(Role::as_select())
+        .load(conn)
 }

@@ -1,6 +1,5 @@
-use async_graphql::{Object, Value};
+use async_graphql::{Object, Value, ID};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::Person;
 use crate::db::json::RawJson;
@@ -11,9 +10,10 @@ use crate::graphql::lists::{ListObject, Plan};
 /// ticket's distinct id.
 #[Object(name = "TicketPerson")]
 impl Person {
-    /// The person's id.
-    async fn id(&self) -> Uuid {
-        self.id
+    /// The person's id: a uuid, also its global id (`node(id:)`).
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> ID {
+        ID(self.id.to_string())
     }
 
     /// Display name: the `name` property, else the `email` property, else a distinct id.

@@ -132,6 +132,22 @@ pub fn by_distinct_ids(
         .load(conn)
 }
 
+/// The team's persons with these ids (global object look-ups), in one statement.
+pub fn by_ids(conn: &mut PgConnection, team_id: Uuid, ids: &[Uuid]) -> QueryResult<Vec<Person>> {
+    Statement::new()
+        .sql(
+            "SELECT p.id, p.properties, p.is_identified, p.created_at, \
+                    ARRAY(SELECT d.distinct_id FROM person_distinct_ids d \
+                          WHERE d.person_id = p.id ORDER BY d.distinct_id) AS distinct_ids \
+             FROM persons p WHERE p.team_id = ",
+        )
+        .bind::<SqlUuid, _>(team_id)
+        .sql(" AND p.id = ANY(")
+        .bind::<Array<SqlUuid>, _>(ids.to_vec())
+        .sql(")")
+        .load(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

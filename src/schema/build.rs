@@ -3,6 +3,7 @@
 use async_graphql::{MergedObject, Schema, SchemaBuilder, ValidationMode};
 
 use super::gateway::Gateway;
+use super::node::NodeQuery;
 use crate::graphql::context::SchemaData;
 use crate::graphql::limits::DocumentLimits;
 use crate::graphql::stage_spans::StageSpans;
@@ -16,7 +17,13 @@ use crate::tickets::mutations::TicketMutation;
 use crate::tickets::subscriptions::SubscriptionRoot;
 
 #[derive(MergedObject, Default)]
-pub struct Query(TicketQuery, TicketCountsQuery, PersonQuery, TeamQuery);
+pub struct Query(
+    TicketQuery,
+    TicketCountsQuery,
+    PersonQuery,
+    TeamQuery,
+    NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(TicketMutation, MessageMutation, AuthMutation);

@@ -4,5 +4,6 @@
 
 pub mod build;
 pub mod gateway;
+pub mod node;
 
 pub use build::{build_schema, AppSchema, SchemaOptions};

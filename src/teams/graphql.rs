@@ -1,5 +1,4 @@
-use async_graphql::{Object, SimpleObject};
-use uuid::Uuid;
+use async_graphql::{Object, SimpleObject, ID};
 
 use super::Team;
 use crate::users::User;
@@ -7,9 +6,10 @@ use crate::users::User;
 /// A team: the tenant every ticket, person and key belongs to.
 #[Object]
 impl Team {
-    /// The team's id.
-    async fn id(&self) -> Uuid {
-        self.id
+    /// The team's id: a uuid, also its global id (`node(id:)`).
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> ID {
+        ID(self.id.to_string())
     }
 
     /// The team's short name (used on the command line).

@@ -1,7 +1,7 @@
 //! The `Ticket` GraphQL type (field by field as `ticket.schema.json`) and its queries.
 
 use async_graphql::connection::Edge;
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -27,9 +27,10 @@ use crate::teams::loaders::EmailChannelById;
 /// A support conversation with a customer, through one channel.
 #[Object]
 impl Ticket {
-    /// The ticket's id.
-    async fn id(&self) -> Uuid {
-        self.id
+    /// The ticket's id: a uuid, also its global id (`node(id:)`).
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> ID {
+        ID(self.id.to_string())
     }
 
     /// The ticket's number, unique within the team and assigned on creation (1, 2, 3…).

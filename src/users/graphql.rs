@@ -1,5 +1,4 @@
-use async_graphql::Object;
-use uuid::Uuid;
+use async_graphql::{Object, ID};
 
 use super::User;
 use crate::error::IntoGql;
@@ -9,9 +8,10 @@ use crate::graphql::lists::{ListObject, Plan};
 /// A support agent of the organisation.
 #[Object]
 impl User {
-    /// The user's id.
-    async fn id(&self) -> Uuid {
-        self.id
+    /// The user's id: a uuid, also its global id (`node(id:)`).
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> ID {
+        ID(self.id.to_string())
     }
 
     /// The user's email address (not shown to customer tokens: FORBIDDEN).

@@ -33,3 +33,21 @@ pub fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
         .select(User::as_select())
         .load(conn)
 }
+
+/// Users with these ids who belong to the team's organisation (global object look-ups),
+/// in one statement.
+pub fn in_team_organization_by_ids(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<Vec<User>> {
+    users::table
+        .inner_join(organization_memberships::table)
+        .inner_join(
+            teams::table.on(teams::organization_id.eq(organization_memberships::organization_id)),
+        )
+        .filter(teams::id.eq(team_id))
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+}

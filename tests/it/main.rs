@@ -26,6 +26,7 @@ mod migrations;
 mod mutations;
 mod node_clients;
 mod persisted;
+mod relay;
 mod resume;
 mod schema_contract;
 mod secrets_in_logs;

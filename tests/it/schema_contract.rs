@@ -36,7 +36,8 @@ fn camel(snake: &str) -> String {
 /// The GraphQL type a reference property must have, printed as in SDL.
 fn expected_type(name: &str, property: &Value) -> String {
     let named = match name {
-        "id" => "UUID".to_string(),
+        // Declared `ID!` for Relay (`Node`); its value is still the reference's uuid.
+        "id" => "ID".to_string(),
         "channel_source" => "ChannelSource".into(),
         "channel_detail" => "ChannelDetail".into(),
         "status" => "TicketStatus".into(),

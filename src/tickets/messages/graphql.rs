@@ -1,5 +1,5 @@
 use async_graphql::connection::{Edge, EmptyFields, PageInfo};
-use async_graphql::{Context, ErrorExtensions, Object, Result, Value};
+use async_graphql::{Context, ErrorExtensions, Object, Result, Value, ID};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
@@ -23,9 +23,10 @@ use crate::users::User;
 /// A message of a ticket's conversation.
 #[Object]
 impl Message {
-    /// The message's id.
-    async fn id(&self) -> Uuid {
-        self.id
+    /// The message's id: a uuid, also its global id (`node(id:)`).
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> ID {
+        ID(self.id.to_string())
     }
 
     /// The text of the message.

@@ -6,9 +6,33 @@ use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::model::Message;
+use crate::auth::TicketScope;
+use crate::db::schema::{messages, tickets};
 use crate::db::sql::Statement;
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::Direction;
+
+/// The messages with these ids that the scope may read (global object look-ups), in one
+/// statement: on the scope's tickets, never deleted ones, and for a customer never private
+/// notes — what `Ticket.messages` would show.
+pub fn visible_by_ids(
+    conn: &mut PgConnection,
+    scope: &TicketScope,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Message>> {
+    let readable = scope.apply(tickets::table.select(tickets::id).into_boxed());
+    let mut query = messages::table
+        .select(Message::as_select())
+        .filter(messages::team_id.eq(scope.team_id))
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::deleted.eq(false))
+        .filter(messages::ticket_id.eq_any(readable))
+        .into_boxed();
+    if scope.distinct_id.is_some() {
+        query = query.filter(messages::is_private.eq(false));
+    }
+    query.load(conn)
+}
 
 /// The same page request for the messages of several tickets: oldest first, `size` of
 /// them, after (or before) a (created_at, id) position.
