@@ -22,6 +22,7 @@ use crate::error::AppError;
 use crate::events::{self, Broker};
 use crate::graphql::context::SchemaData;
 use crate::graphql::pagination::PageLimits;
+use crate::graphql::trusted::TrustedDocuments;
 use crate::http::{self, AppState, HttpLimits};
 use crate::metrics::Metrics;
 use crate::schema::{build_schema, SchemaOptions};
@@ -256,7 +257,14 @@ impl App {
                 stage_spans: crate::telemetry::enabled(),
             },
         );
-        let schema = schema.with_operation_metrics(metrics.operations.clone());
+        let trusted = TrustedDocuments::new(
+            db.clone(),
+            options.trusted_documents,
+            options.trusted_documents_team_keys_run_any,
+        );
+        let schema = schema
+            .with_operation_metrics(metrics.operations.clone())
+            .with_trusted_documents(trusted.clone());
         let listener = start_listener(url, broker.clone()).await;
         let state = web::Data::new(AppState {
             schema,
@@ -288,6 +296,7 @@ impl App {
             going_away: graphql_ws::GoingAway::default(),
             access_log: options.access_log,
             persisted: Default::default(),
+            trusted,
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(

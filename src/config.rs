@@ -87,6 +87,26 @@ pub enum Command {
     CustomerToken(CustomerTokenCommand),
     /// Print the GraphQL schema (SDL) the server exposes.
     PrintSchema,
+    /// Manage trusted documents (the operations clients registered ahead of time).
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// Store the operations of a client's manifest as trusted documents: graphql-codegen's
+    /// `persisted-documents.json`, Relay's `persisted_queries.json` (or any JSON object of
+    /// id → document), or Apollo's persisted query manifest. All of them or none.
+    Push(DocumentsPushArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DocumentsPushArgs {
+    /// The manifest file.
+    pub manifest: std::path::PathBuf,
+    /// Which client the documents come from (kept with them, for operators).
+    #[arg(long)]
+    pub client_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -184,6 +204,28 @@ pub struct ServeOptions {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub introspection: bool,
+
+    /// `allow`: any operation runs (trusted documents also run by their id); `only`: only
+    /// trusted documents (`ticketgate documents push`) run, anything else is refused with
+    /// TRUSTED_DOCUMENT_REQUIRED.
+    #[arg(
+        long,
+        env = "TICKETGATE_TRUSTED_DOCUMENTS",
+        value_enum,
+        default_value_t = crate::graphql::trusted::TrustedMode::Allow
+    )]
+    pub trusted_documents: crate::graphql::trusted::TrustedMode,
+
+    /// In `only` mode, let team API keys (never customer tokens) run any operation, e.g.
+    /// from GraphiQL: on/off. Off by default.
+    #[arg(
+        long,
+        env = "TICKETGATE_TRUSTED_DOCUMENTS_TEAM_KEYS_RUN_ANY",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub trusted_documents_team_keys_run_any: bool,
 
     /// One log line per HTTP request (method, route, status, duration, trace id), at
     /// `info` under the `ticketgate::access` target: on/off. Off by default: at thousands

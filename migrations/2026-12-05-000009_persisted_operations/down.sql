@@ -1,1 +1,2 @@
+DROP TABLE trusted_documents;
 DROP TABLE persisted_operations;

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+mod documents;
 mod keys;
 mod serve;
 
@@ -9,7 +10,9 @@ use std::path::Path;
 
 use crate::app::{Database, StartupError};
 use crate::auth::customer_tokens::TokenSecret;
-use crate::config::{ApiKeyCommand, Cli, Command, CustomerTokenCommand, GlobalOptions, SeedArgs};
+use crate::config::{
+    ApiKeyCommand, Cli, Command, CustomerTokenCommand, DocumentsCommand, GlobalOptions, SeedArgs,
+};
 use crate::{schema, seed};
 
 pub fn run(cli: Cli) -> Result<(), StartupError> {
@@ -26,6 +29,7 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
         Command::CustomerToken(CustomerTokenCommand::Create(args)) => {
             keys::create_customer_token(&cli.global, &args)
         }
+        Command::Documents(DocumentsCommand::Push(args)) => documents::push(&cli.global, &args),
         Command::PrintSchema => {
             print!("{}", schema::build::sdl());
             Ok(())

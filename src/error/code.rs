@@ -74,6 +74,9 @@ error_codes! {
     /// `extensions.persistedQuery` is malformed, of another version, or its hash is not
     /// the query's SHA-256.
     PersistedQueryInvalid => "PERSISTED_QUERY_INVALID",
+    /// The server runs only trusted documents (`TICKETGATE_TRUSTED_DOCUMENTS=only`), and
+    /// this operation is not one.
+    TrustedDocumentRequired => "TRUSTED_DOCUMENT_REQUIRED",
 
     // The response and live updates.
     /// The response would carry more than its budget of bytes.
@@ -167,6 +170,7 @@ mod tests {
             ("IntrospectionDisabled", "INTROSPECTION_DISABLED"),
             ("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
             ("PersistedQueryInvalid", "PERSISTED_QUERY_INVALID"),
+            ("TrustedDocumentRequired", "TRUSTED_DOCUMENT_REQUIRED"),
             ("ResponseTooLarge", "RESPONSE_TOO_LARGE"),
             ("SubscriberLagged", "SUBSCRIBER_LAGGED"),
             ("PositionExpired", "POSITION_EXPIRED"),

@@ -11,6 +11,7 @@ pub mod lexical;
 pub mod limits;
 pub mod lists;
 pub mod loaders;
+pub mod manifest;
 pub mod pagination;
 pub mod persisted;
 pub mod primed;
@@ -18,6 +19,7 @@ pub mod shape;
 pub mod spec_rules;
 pub mod stage_spans;
 pub mod text_enum;
+pub mod trusted;
 pub mod variables;
 
 /// True when an operation failed before execution (parse, validation, variables): such a

@@ -100,12 +100,11 @@ pub fn find(conn: &mut PgConnection, team: Uuid, hash: &Hash) -> QueryResult<Opt
 pub fn register(conn: &mut PgConnection, team: Uuid, hash: &Hash, query: &str) -> QueryResult<()> {
     diesel::sql_query(
         "WITH added AS ( \
-             INSERT INTO persisted_operations (team_id, sha256, query, source) \
-             VALUES ($1, $2, $3, 'apq') ON CONFLICT DO NOTHING RETURNING 1) \
-         DELETE FROM persisted_operations WHERE team_id = $1 AND source = 'apq' \
+             INSERT INTO persisted_operations (team_id, sha256, query) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1) \
+         DELETE FROM persisted_operations WHERE team_id = $1 \
            AND EXISTS (SELECT 1 FROM added) \
-           AND sha256 IN (SELECT sha256 FROM persisted_operations \
-                          WHERE team_id = $1 AND source = 'apq' \
+           AND sha256 IN (SELECT sha256 FROM persisted_operations WHERE team_id = $1 \
                           ORDER BY created_at DESC, sha256 OFFSET $4)",
     )
     .bind::<SqlUuid, _>(team)

@@ -299,9 +299,24 @@ fn graphql_request(mut fields: Map<String, Value>) -> Result<Incoming, Refusal> 
         Some(extensions @ Value::Object(_)) => persisted_hash(&extensions)?,
         Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
     };
+    let document_id = match (fields.remove("documentId"), fields.remove("doc_id")) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => None,
+        (Some(Value::String(id)), None | Some(Value::Null))
+        | (None | Some(Value::Null), Some(Value::String(id))) => Some(id),
+        _ => {
+            return Err(Refusal::bad_request(
+                "`documentId` (or `doc_id`) must be one string",
+            ))
+        }
+    };
     let query = match fields.remove("query") {
+        Some(Value::String(_)) if document_id.is_some() => {
+            return Err(Refusal::bad_request(
+                "send either `query` or `documentId`, not both",
+            ))
+        }
         Some(Value::String(query)) => query,
-        None | Some(Value::Null) if persisted.is_some() => String::new(),
+        None | Some(Value::Null) if persisted.is_some() || document_id.is_some() => String::new(),
         Some(_) => return Err(Refusal::bad_request("`query` must be a string")),
         None => return Err(Refusal::bad_request("`query` is required")),
     };
@@ -318,7 +333,11 @@ fn graphql_request(mut fields: Map<String, Value>) -> Result<Incoming, Refusal> 
         }
         Some(_) => return Err(Refusal::bad_request("`variables` must be an object")),
     }
-    Ok(Incoming { request, persisted })
+    Ok(Incoming {
+        request,
+        persisted,
+        document_id,
+    })
 }
 
 /// The hash `extensions.persistedQuery` names, if any (400 when it is malformed).
@@ -385,6 +404,8 @@ struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    #[serde(rename = "documentId", alias = "doc_id")]
+    document_id: Option<String>,
 }
 
 /// `GET /graphql`: GraphiQL for browsers, otherwise a query from the URL's parameters.
@@ -419,10 +440,17 @@ async fn handle_get(
             _ => return Err(Refusal::bad_request("`extensions` must be a JSON object")),
         },
     };
-    let query = match (params.query, &persisted) {
-        (Some(query), _) => query,
-        (None, Some(_)) => String::new(),
-        (None, None) => return Err(Refusal::bad_request("the `query` parameter is required")),
+    let query = match (params.query, &persisted, &params.document_id) {
+        (Some(_), _, Some(_)) => {
+            return Err(Refusal::bad_request(
+                "send either `query` or `documentId`, not both",
+            ))
+        }
+        (Some(query), _, None) => query,
+        (None, Some(_), _) | (None, None, Some(_)) => String::new(),
+        (None, None, None) => {
+            return Err(Refusal::bad_request("the `query` parameter is required"))
+        }
     };
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
@@ -437,16 +465,20 @@ async fn handle_get(
         }
     }
     // The persisted query first: a hash may name a mutation, which GET must not run.
-    let (mut request, to_register) =
-        match persisted::resolve(state, &viewer, Incoming { request, persisted }).await {
-            Ok(resolved) => resolved,
-            Err(error) => {
-                return Ok(single_response(
-                    Response::from_errors(vec![error]),
-                    response_type,
-                ))
-            }
-        };
+    let incoming = Incoming {
+        request,
+        persisted,
+        document_id: params.document_id,
+    };
+    let (mut request, to_register) = match persisted::resolve(state, &viewer, incoming).await {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            return Ok(single_response(
+                Response::from_errors(vec![error]),
+                response_type,
+            ))
+        }
+    };
     if is_mutation(&mut request) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub access_log: bool,
     /// Automatic persisted queries this replica has seen lately.
     pub persisted: crate::graphql::persisted::PersistedCache,
+    /// Trusted documents, run by their id (and, in `only` mode, the only operations).
+    pub trusted: crate::graphql::trusted::TrustedDocuments,
 }
 
 /// The JSON body of a request refused before GraphQL runs (4xx): one coded GraphQL error,

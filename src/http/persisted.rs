@@ -7,12 +7,15 @@ use async_graphql::{Request, ServerError};
 
 use super::AppState;
 use crate::auth::Viewer;
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::persisted::{self, Hash, PersistedCache};
 
 /// One operation as it came, before its persisted query (if any) is looked up.
 pub struct Incoming {
     pub request: Request,
     pub persisted: Option<Hash>,
+    /// A trusted document's id (`documentId`, or Relay's `doc_id`), sent instead of a query.
+    pub document_id: Option<String>,
 }
 
 impl Incoming {
@@ -20,6 +23,7 @@ impl Incoming {
         Incoming {
             request,
             persisted: None,
+            document_id: None,
         }
     }
 }
@@ -37,9 +41,15 @@ pub async fn resolve(
     viewer: &Viewer,
     incoming: Incoming,
 ) -> Result<(Request, Option<ToRegister>), ServerError> {
+    if let Some(id) = &incoming.document_id {
+        let mut request = incoming.request;
+        request.query = trusted_document(state, id).await?.to_string();
+        return Ok((request, None));
+    }
     let Incoming {
         mut request,
         persisted: Some(hash),
+        ..
     } = incoming
     else {
         return Ok((incoming.request, None));
@@ -59,17 +69,22 @@ pub async fn resolve(
         request.query = query.to_string();
         return Ok((request, None));
     }
+    // A trusted document named by its hash (graphql-codegen's client preset sends them so).
+    let trusted = state
+        .trusted
+        .by_id(&format!("sha256:{}", hash.as_str()))
+        .await
+        .map_err(coded)?;
+    if let Some(query) = trusted {
+        request.query = query.to_string();
+        return Ok((request, None));
+    }
     let lookup = hash.clone();
     let found = state
         .db
         .run(move |conn| Ok(persisted::find(conn, team, &lookup)?))
         .await
-        .map_err(|err| {
-            let coded = async_graphql::ErrorExtensions::extend(&err);
-            let mut error = ServerError::new(coded.message, None);
-            error.extensions = coded.extensions;
-            error
-        })?;
+        .map_err(coded)?;
     match found {
         Some(query) => {
             state.persisted.put(team, &hash, &query);
@@ -78,6 +93,26 @@ pub async fn resolve(
         }
         None => Err(persisted::not_found()),
     }
+}
+
+/// The text of the trusted document `id`, or PERSISTED_QUERY_NOT_FOUND.
+async fn trusted_document(state: &AppState, id: &str) -> Result<std::sync::Arc<str>, ServerError> {
+    state
+        .trusted
+        .by_id(id)
+        .await
+        .map_err(coded)?
+        .ok_or_else(|| {
+            ErrorCode::PersistedQueryNotFound
+                .server_error(format!("no trusted document has the id `{id}`"), None)
+        })
+}
+
+fn coded(err: AppError) -> ServerError {
+    let coded = async_graphql::ErrorExtensions::extend(&err);
+    let mut error = ServerError::new(coded.message, None);
+    error.extensions = coded.extensions;
+    error
 }
 
 /// Registers a query that ran (for every replica), and caches it here. A failure to

@@ -30,6 +30,7 @@ use crate::graphql::budget::{self, HeldBytes, Holder};
 use crate::graphql::documents::{DocumentCache, Prepared, MAX_CACHED_BYTES};
 use crate::graphql::error_codes::{code_response, parse_failed};
 use crate::graphql::limits::{self, DocumentLimits};
+use crate::graphql::trusted::{TrustedDocuments, TrustedMode};
 use crate::graphql::{is_request_error, lexical, shape, spec_rules, variables};
 use crate::metrics::{ActiveGauge, OperationMetrics};
 use crate::telemetry;
@@ -50,6 +51,8 @@ pub struct Gateway {
     introspection: bool,
     /// Where each operation's latency is counted (None: nowhere, e.g. printing the SDL).
     operations: Option<OperationMetrics>,
+    /// Which operations may run at all (None: any, e.g. printing the SDL).
+    trusted: Option<TrustedDocuments>,
 }
 
 impl Gateway {
@@ -71,7 +74,14 @@ impl Gateway {
             held: Arc::new(HeldBytes::new(max_held_bytes_per_key)),
             documents: DocumentCache::new(documents, MAX_CACHED_BYTES).map(Arc::new),
             operations: None,
+            trusted: None,
         }
+    }
+
+    /// Runs only trusted documents when `trusted` says so (`TICKETGATE_TRUSTED_DOCUMENTS`).
+    pub fn with_trusted_documents(mut self, trusted: TrustedDocuments) -> Self {
+        self.trusted = Some(trusted).filter(|trusted| trusted.mode() == TrustedMode::Only);
+        self
     }
 
     /// Counts every operation's latency by type and name in `metrics`.
@@ -170,11 +180,7 @@ impl Gateway {
     /// introspection off async-graphql would answer "unknown field", which reads like a
     /// client bug.)
     fn check_introspection(&self, request: &mut Request) -> Result<(), ServerError> {
-        let customer = request
-            .data
-            .get(&TypeId::of::<Viewer>())
-            .and_then(|viewer| viewer.downcast_ref::<Viewer>())
-            .is_some_and(Viewer::is_customer);
+        let customer = viewer_in(&request.data).is_some_and(Viewer::is_customer);
         if self.introspection && !customer {
             return Ok(());
         }
@@ -282,6 +288,30 @@ impl Executor for Gateway {
 
     fn execute_stream(
         &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let Some(trusted) = self.trusted.clone() else {
+            return self.stream_admitted(request, session_data);
+        };
+        let gateway = self.clone();
+        stream::once(async move {
+            let viewer = viewer_in(&request.data)
+                .or_else(|| session_data.as_deref().and_then(viewer_in))
+                .cloned();
+            match trusted.permits(viewer.as_ref(), &request.query).await {
+                Ok(()) => gateway.stream_admitted(request, session_data),
+                Err(refusal) => stream::once(ready(Response::from_errors(vec![refusal]))).boxed(),
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+impl Gateway {
+    fn stream_admitted(
+        &self,
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
@@ -319,6 +349,12 @@ struct OperationLabel {
 
 impl Gateway {
     async fn execute_labelled(&self, mut request: Request) -> (Response, Option<OperationLabel>) {
+        if let Some(trusted) = &self.trusted {
+            let viewer = viewer_in(&request.data).cloned();
+            if let Err(refusal) = trusted.permits(viewer.as_ref(), &request.query).await {
+                return (Response::from_errors(vec![refusal]), None);
+            }
+        }
         let admitted = telemetry::parse_span().in_scope(|| {
             self.admit(&mut request).and_then(|prepared| {
                 self.check_introspection(&mut request)?;
@@ -366,6 +402,11 @@ fn operation_label(request: &mut Request) -> Option<OperationLabel> {
         OperationType::Subscription => "subscription",
     };
     Some(OperationLabel { kind, name })
+}
+
+fn viewer_in(data: &Data) -> Option<&Viewer> {
+    data.get(&TypeId::of::<Viewer>())
+        .and_then(|viewer| viewer.downcast_ref::<Viewer>())
 }
 
 fn gauge_of(data: &Data) -> Option<&ActiveGauge> {

@@ -26,6 +26,7 @@ fn every_subcommand_has_help() {
         vec!["api-key", "--help"],
         vec!["api-key", "create", "--help"],
         vec!["print-schema", "--help"],
+        vec!["documents", "push", "--help"],
     ] {
         let output = Command::new(helpers::binary())
             .args(&args)

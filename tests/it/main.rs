@@ -38,4 +38,5 @@ mod tickets_filters;
 mod tickets_nested;
 mod tickets_proptest;
 mod tickets_read;
+mod trusted;
 mod websockets;

@@ -295,8 +295,8 @@ async fn failed_requests_are_not_registered_and_each_team_has_a_bound() {
 
     // A team at the bound: registering one more forgets its oldest.
     diesel::sql_query(
-        "INSERT INTO persisted_operations (team_id, sha256, query, source, created_at) \
-         SELECT $1, encode(sha256(i::text::bytea), 'hex'), '{ __typename }', 'apq', \
+        "INSERT INTO persisted_operations (team_id, sha256, query, created_at) \
+         SELECT $1, encode(sha256(i::text::bytea), 'hex'), '{ __typename }', \
                 now() - interval '1 day' + i * interval '1 second' \
          FROM generate_series(1, $2) AS i",
     )
