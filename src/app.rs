@@ -297,6 +297,7 @@ impl App {
             access_log: options.access_log,
             persisted: Default::default(),
             trusted,
+            sse: Default::default(),
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(

@@ -226,6 +226,29 @@ impl Horizon {
     }
 }
 
+/// Where a transport that names its events learns each delivered event's position (the
+/// `id:` of a Server-Sent Event), as request data: the subscription sets it just before
+/// it yields the event, and the transport reads it as it sends that event.
+#[derive(Clone, Default)]
+pub struct Announced(std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<str>>>>);
+
+impl Announced {
+    pub fn set(&self, position: std::sync::Arc<str>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(position);
+        }
+    }
+
+    pub fn take(&self) -> Option<std::sync::Arc<str>> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// A position a reconnecting client sent outside the operation (SSE's `Last-Event-ID`), as
+/// request data: a subscription without its own `after` resumes from it.
+#[derive(Clone, Debug)]
+pub struct ResumeFrom(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use crate::graphql::loaders::{loaders, RequestActivity};
 use crate::graphql::{self, persisted::Hash};
 
 /// A refusal before GraphQL runs: an HTTP status with one coded GraphQL error.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     code: ErrorCode,
     message: String,
@@ -32,7 +32,7 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Refusal {
             status,
             code,
@@ -41,11 +41,11 @@ impl Refusal {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Refusal::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
-    fn into_response(self, response_type: ResponseType) -> HttpResponse {
+    pub(super) fn into_response(self, response_type: ResponseType) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.content_type(response_type.content_type());
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
@@ -89,7 +89,7 @@ fn negotiated(req: &HttpRequest) -> Result<ResponseType, Refusal> {
 }
 
 /// The caller, within their rate limit.
-async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Refusal> {
+pub(super) async fn viewer(req: &HttpRequest, state: &AppState) -> Result<Viewer, Refusal> {
     let authorization = header_str(req, header::AUTHORIZATION);
     let viewer = state.auth.authenticate(authorization).await?;
     state.rate_limit.check(&viewer).map_err(|wait| {
@@ -200,7 +200,7 @@ enum Operations {
 /// declares more than it sends would otherwise hold its connection (and a worker's
 /// attention) for as long as it likes. Answering before the body is read makes actix-http
 /// close the connection after the answer.
-async fn read_body_in_time(
+pub(super) async fn read_body_in_time(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
@@ -293,7 +293,7 @@ fn parse_json_body(body: &[u8], max_batch: usize) -> Result<Operations, Refusal>
 
 /// Checks the parameters of one operation as the spec defines them (a `query` may be left
 /// out when `extensions.persistedQuery` names it).
-fn graphql_request(mut fields: Map<String, Value>) -> Result<Incoming, Refusal> {
+pub(super) fn graphql_request(mut fields: Map<String, Value>) -> Result<Incoming, Refusal> {
     let persisted = match fields.remove("extensions") {
         None | Some(Value::Null) => None,
         Some(extensions @ Value::Object(_)) => persisted_hash(&extensions)?,
@@ -355,7 +355,7 @@ fn persisted_hash(extensions: &Value) -> Result<Option<Hash>, Refusal> {
 /// or `extensions`. Serialized straight from async-graphql's values (no intermediate
 /// `serde_json::Value` tree: that copy was a tenth of a page's CPU).
 #[derive(Serialize)]
-struct ResponseBody<'a> {
+pub(super) struct ResponseBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a async_graphql::Value>,
     #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
@@ -365,7 +365,7 @@ struct ResponseBody<'a> {
 }
 
 impl<'a> ResponseBody<'a> {
-    fn of(response: &'a Response) -> Self {
+    pub(super) fn of(response: &'a Response) -> Self {
         ResponseBody {
             data: (!is_request_error(response)).then_some(&response.data),
             errors: &response.errors,
@@ -430,6 +430,33 @@ async fn handle_get(
     response_type: ResponseType,
 ) -> Result<HttpResponse, Refusal> {
     let viewer = viewer(req, state).await?;
+    let incoming = get_incoming(req)?;
+    // The persisted query first: a hash may name a mutation, which GET must not run.
+    let (mut request, to_register) = match persisted::resolve(state, &viewer, incoming).await {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            return Ok(single_response(
+                Response::from_errors(vec![error]),
+                response_type,
+            ))
+        }
+    };
+    if is_mutation(&mut request) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "mutations are only accepted over POST",
+        ));
+    }
+    let response = run(state, request, &viewer).await;
+    if let Some(to_register) = to_register.filter(|_| !is_request_error(&response)) {
+        persisted::register(state, &viewer, to_register).await;
+    }
+    Ok(single_response(response, response_type))
+}
+
+/// The operation a GET names in its parameters (its persisted query not looked up yet).
+pub(super) fn get_incoming(req: &HttpRequest) -> Result<Incoming, Refusal> {
     let params = web::Query::<GetParams>::from_query(req.query_string())
         .map_err(|_| Refusal::bad_request("the query string could not be read"))?
         .into_inner();
@@ -464,38 +491,16 @@ async fn handle_get(
             _ => return Err(Refusal::bad_request("`variables` must be a JSON object")),
         }
     }
-    // The persisted query first: a hash may name a mutation, which GET must not run.
-    let incoming = Incoming {
+    Ok(Incoming {
         request,
         persisted,
         document_id: params.document_id,
-    };
-    let (mut request, to_register) = match persisted::resolve(state, &viewer, incoming).await {
-        Ok(resolved) => resolved,
-        Err(error) => {
-            return Ok(single_response(
-                Response::from_errors(vec![error]),
-                response_type,
-            ))
-        }
-    };
-    if is_mutation(&mut request) {
-        return Err(Refusal::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::MethodNotAllowed,
-            "mutations are only accepted over POST",
-        ));
-    }
-    let response = run(state, request, &viewer).await;
-    if let Some(to_register) = to_register.filter(|_| !is_request_error(&response)) {
-        persisted::register(state, &viewer, to_register).await;
-    }
-    Ok(single_response(response, response_type))
+    })
 }
 
 /// Whether the operation the request would run is a mutation (parsing once; a query that
 /// does not parse is left to GraphQL to report).
-fn is_mutation(request: &mut Request) -> bool {
+pub(super) fn is_mutation(request: &mut Request) -> bool {
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false;

@@ -10,6 +10,7 @@ pub mod persisted;
 pub mod rate_limit;
 pub mod server;
 pub mod slow_clients;
+pub mod sse;
 pub mod trace;
 pub mod upgrade;
 pub mod ws;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub persisted: crate::graphql::persisted::PersistedCache,
     /// Trusted documents, run by their id (and, in `only` mode, the only operations).
     pub trusted: crate::graphql::trusted::TrustedDocuments,
+    /// Single-connection event streams reserved on this replica (see `sse::single`).
+    pub sse: sse::single::Streams,
 }
 
 /// The JSON body of a request refused before GraphQL runs (4xx): one coded GraphQL error,
@@ -76,13 +79,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(|| async { graphiql::page() }))
         .service(
             web::resource("/graphql")
+                .route(
+                    web::post()
+                        .guard(guard::fn_guard(sse::has_stream_token))
+                        .to(sse::single::run),
+                )
+                .route(
+                    web::post()
+                        .guard(guard::fn_guard(sse::accepts_event_stream))
+                        .to(sse::distinct::post),
+                )
                 .route(web::post().to(graphql::post))
                 .route(
                     web::get()
                         .guard(guard::fn_guard(is_websocket))
                         .to(ws::upgrade),
                 )
+                .route(
+                    web::get()
+                        .guard(guard::fn_guard(sse::has_stream_token))
+                        .to(sse::single::open),
+                )
+                .route(
+                    web::get()
+                        .guard(guard::fn_guard(sse::accepts_event_stream))
+                        .to(sse::distinct::get),
+                )
                 .route(web::get().to(graphql::get))
+                .route(web::put().to(sse::single::reserve))
+                .route(
+                    web::delete()
+                        .guard(guard::fn_guard(sse::has_stream_token))
+                        .to(sse::single::stop),
+                )
                 .route(web::route().to(graphql::method_not_allowed)),
         )
         .configure(graphiql::configure)

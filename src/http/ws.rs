@@ -202,7 +202,7 @@ fn admit(
 }
 
 /// The credential a connection slot is counted for: a customer of a team, or an API key.
-fn slot_key(viewer: &Viewer) -> String {
+pub(super) fn slot_key(viewer: &Viewer) -> String {
     match (&viewer.customer, viewer.key_id) {
         (Some(distinct_id), _) => format!("c:{}:{distinct_id}", viewer.team_id),
         (None, key_id) => format!("k:{}", key_id.unwrap_or_default()),

@@ -479,8 +479,11 @@ async fn get_requests_run_queries_but_never_mutations() {
         .unwrap();
     assert_eq!(response.status(), 400);
 
+    // PUT reserves an event stream (graphql-sse): it needs a key like everything else.
     let put = http().put(s.server.url("/graphql")).send().await.unwrap();
-    assert_eq!(put.status(), 405);
+    assert_eq!(put.status(), 401);
+    let patch = http().patch(s.server.url("/graphql")).send().await.unwrap();
+    assert_eq!(patch.status(), 405);
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ mod resume;
 mod schema_contract;
 mod secrets_in_logs;
 mod seed;
+mod sse;
 mod subscriptions;
 mod telemetry;
 mod ticket_counts;

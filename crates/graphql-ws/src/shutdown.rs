@@ -31,8 +31,9 @@ impl GoingAway {
         *self.0.borrow()
     }
 
-    /// Resolves once announced: at once if it already was.
-    fn announced(&self) -> impl std::future::Future<Output = ()> + 'static {
+    /// Resolves once announced: at once if it already was (other transports, such as
+    /// Server-Sent Events, end their streams on it too).
+    pub fn announced(&self) -> impl std::future::Future<Output = ()> + 'static {
         let mut stopping = self.0.subscribe();
         async move {
             // An error means the sender is gone: nothing will be announced.

@@ -14,7 +14,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::Subscriber;
 use crate::error::{AppError, ErrorCode};
-use crate::events::position::{self, Horizon};
+use crate::events::position::{self, Announced, Horizon, ResumeFrom};
 use crate::events::{outbox, Broker, Delivered, Event, Position, StreamKey};
 
 /// A resume may replay at most this many events (of every team); further back is
@@ -47,6 +47,8 @@ pub(super) struct Feed {
     /// are joined with it (the broker may not have seen all of the replay yet).
     replayed: Option<Position>,
     receiver: broadcast::Receiver<Arc<Delivered>>,
+    /// Told each delivered event's position (see `Announced`).
+    announced: Option<Announced>,
 }
 
 impl Feed {
@@ -57,11 +59,20 @@ impl Feed {
         key: StreamKey,
         after: Option<&str>,
     ) -> Result<Feed> {
-        let resume = match after {
-            Some(text) => Some(position::decode("after", &key, text).map_err(|e| e.extend())?),
+        // The operation's own `after` wins over a transport's resume header.
+        let given = match (after, &sub.resume) {
+            (Some(text), _) => Some(("after", text)),
+            (None, Some(ResumeFrom(text))) => Some(("Last-Event-ID", text.as_str())),
+            (None, None) => None,
+        };
+        let resume = match given {
+            Some((argument, text)) => {
+                Some(position::decode(argument, &key, text).map_err(|e| e.extend())?)
+            }
             None => None,
         };
-        let live = Feed::live(key, &sub.broker);
+        let mut live = Feed::live(key, &sub.broker);
+        live.announced = sub.announced.clone();
         let Some(resume) = resume else {
             return Ok(live);
         };
@@ -107,6 +118,7 @@ impl Feed {
             replay: VecDeque::new(),
             replayed: None,
             receiver: broker.subscribe(),
+            announced: None,
         }
     }
 
@@ -195,7 +207,11 @@ where
             }
             match handle(event).await {
                 Ok(Some(mut item)) => {
-                    place(&mut item, position::encode(&feed.key, &position).into());
+                    let encoded: Arc<str> = position::encode(&feed.key, &position).into();
+                    if let Some(announced) = &feed.announced {
+                        announced.set(encoded.clone());
+                    }
+                    place(&mut item, encoded);
                     return Some((Ok(item), Some((feed, position, handle))));
                 }
                 Ok(None) => last = position,

@@ -21,6 +21,7 @@ use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
 use crate::error::{AppError, IntoGql};
+use crate::events::position::{Announced, ResumeFrom};
 use crate::events::{Broker, Event, EventKind, StreamKey};
 use crate::graphql::context::{RequestContext, SchemaData};
 use crate::graphql::pagination;
@@ -93,6 +94,11 @@ struct Subscriber {
     broker: Arc<Broker>,
     /// How long an event's read may wait out a database outage.
     grace: Duration,
+    /// Where the transport learns each event's position (SSE), if it asks.
+    announced: Option<Announced>,
+    /// The position a reconnecting client sent outside the operation (SSE's
+    /// `Last-Event-ID`), if any.
+    resume: Option<ResumeFrom>,
 }
 
 impl Subscriber {
@@ -109,6 +115,8 @@ impl Subscriber {
             viewer: rc.viewer.clone(),
             broker: broker.clone(),
             grace,
+            announced: ctx.data_opt::<Announced>().cloned(),
+            resume: ctx.data_opt::<ResumeFrom>().cloned(),
         })
     }
 }
