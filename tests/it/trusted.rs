@@ -300,3 +300,69 @@ async fn in_allow_mode_documents_run_by_id_beside_any_operation() {
     .await;
     assert_eq!(any["data"]["tickets"]["totalCount"], 3, "{any}");
 }
+
+/// graphql-codegen (`tests/node/codegen.mjs`) generates types from the live endpoint and
+/// its client preset's `persisted-documents.json`; pushed, those documents are what a
+/// server in `only` mode runs, by id.
+#[test]
+fn codegen_types_and_persisted_documents_work_end_to_end() {
+    use crate::helpers::replica::Replica;
+    let dir = crate::graphql_http::node_modules();
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    fixtures::tickets(&mut db.conn(), team, 3);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    let open = Replica::spawn(&db.url, &[]);
+    let output = Command::new("node")
+        .arg("codegen.mjs")
+        .current_dir(dir)
+        .env("HTTP", open.graphql())
+        .env("KEY", &key)
+        .env("MANIFEST_OUT", manifest.path())
+        .output()
+        .expect("run node codegen.mjs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains(r#"NODE_JSON {"passed":2,"failed":0"#),
+        "\n{stdout}\n{stderr}"
+    );
+    let pushed = push_file(&db, manifest.path());
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let documents: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(manifest.path()).unwrap()).unwrap();
+    let inbox = documents
+        .iter()
+        .find(|(_, text)| text.as_str().is_some_and(|t| t.contains("CodegenInbox")))
+        .map(|(id, _)| id.clone())
+        .expect("the inbox document");
+    let only = Replica::spawn(&db.url, &[("TICKETGATE_TRUSTED_DOCUMENTS", "only")]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ask = |body: Value| {
+            let url = only.graphql();
+            let key = key.clone();
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .header(AUTHORIZATION, format!("Bearer {key}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        let by_id = ask(json!({ "documentId": inbox })).await;
+        assert_eq!(tickets(&by_id), 2, "{by_id}");
+        let other = ask(json!({ "query": "{ tickets { totalCount } }" })).await;
+        assert_eq!(code(&other), "TRUSTED_DOCUMENT_REQUIRED", "{other}");
+    });
+}
