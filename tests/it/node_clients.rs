@@ -41,3 +41,31 @@ fn node_clients_receive_events_across_replicas() {
     // Every check ran (a script that stopped early would report fewer).
     assert!(summary["passed"].as_u64() >= Some(11), "\n{stdout}");
 }
+
+/// urql as the README sets it up (`tests/node/urql.mjs`): fetch for queries and
+/// mutations, graphql-ws for subscriptions.
+#[test]
+fn urql_works_as_the_readme_sets_it_up() {
+    let dir = node_modules();
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let ticket = fixtures::tickets(&mut db.conn(), team, 2)[0];
+    let key = helpers::create_key(&db.url, team, &[Scope::Read, Scope::Write]);
+    let server = Replica::spawn(&db.url, &[]);
+    let output = Command::new("node")
+        .arg("urql.mjs")
+        .current_dir(dir)
+        .env("HTTP", server.graphql())
+        .env("WS", server.ws())
+        .env("KEY", &key)
+        .env("TICKET", ticket.to_string())
+        .output()
+        .expect("run node urql.mjs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains(r#"NODE_JSON {"passed":2,"failed":0"#),
+        "\n{stdout}\n{stderr}"
+    );
+    assert!(output.status.success(), "\n{stdout}\n{stderr}");
+}
