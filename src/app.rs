@@ -217,14 +217,26 @@ impl App {
         options: &ServeOptions,
         tokens: Option<TokenSecret>,
     ) -> Result<App, StartupError> {
-        migrate_once_reachable(url, options.database_wait_secs.map(Duration::from_secs)).await?;
+        let (url, hinted) = db::pooler_hint(url);
+        let pooled = options.pgbouncer || hinted;
+        let direct = match options.database_listen_url.as_deref() {
+            Some(direct) if !direct.is_empty() => direct.to_string(),
+            _ => url.clone(),
+        };
+        if pooled {
+            say_what_a_pooler_changes(options, direct != url);
+        }
+        // Migrations hold a session lock: on the direct connection.
+        let wait = options.database_wait_secs.map(Duration::from_secs);
+        migrate_once_reachable(&direct, wait).await?;
         let metrics = Arc::new(Metrics::new()?);
         let db = Db::connect(
-            url,
+            &url,
             &PoolOptions {
                 max_size: options.pool_size,
                 checkout_timeout: options.pool_timeout(),
                 statement_timeout: options.statement_timeout(),
+                pooled,
             },
             metrics.db_statements.clone(),
             metrics.db_trips.clone(),
@@ -265,7 +277,8 @@ impl App {
         let schema = schema
             .with_operation_metrics(metrics.operations.clone())
             .with_trusted_documents(trusted.clone());
-        let listener = start_listener(url, broker.clone()).await;
+        // LISTEN needs a session: on the direct connection.
+        let listener = start_listener(&direct, broker.clone()).await;
         let state = web::Data::new(AppState {
             schema,
             db: db.clone(),
@@ -395,6 +408,27 @@ impl StopHandle {
         }
         self.server.stop(graceful)
     }
+}
+
+/// What changes behind PgBouncer in transaction pooling mode, said once at start-up.
+fn say_what_a_pooler_changes(options: &ServeOptions, has_direct: bool) {
+    tracing::info!(
+        "DATABASE_URL is a transaction pooler's (PgBouncer): no prepared statements are \
+         kept and no session settings made"
+    );
+    if !has_direct {
+        tracing::warn!(
+            "LISTEN would go through a transaction pooler, where it does not work: live \
+             updates from other replicas would not arrive, and the migrations' session lock \
+             could stay behind. Set DATABASE_LISTEN_URL to a direct connection to PostgreSQL"
+        );
+    }
+    tracing::warn!(
+        statement_timeout_ms = options.statement_timeout_ms,
+        "TICKETGATE_STATEMENT_TIMEOUT_MS cannot be set per session through a transaction \
+         pooler: set it on the role (ALTER ROLE … SET statement_timeout) or in PgBouncer's \
+         connect_query"
+    );
 }
 
 /// Starts the event listener and waits (a little) for its LISTEN, so no event committed

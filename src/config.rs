@@ -239,6 +239,24 @@ pub struct ServeOptions {
     )]
     pub access_log: bool,
 
+    /// A direct connection to PostgreSQL for what needs a session of its own — the event
+    /// LISTEN and the migrations' lock — when DATABASE_URL goes through a transaction
+    /// pooler (PgBouncer). Unset: DATABASE_URL.
+    #[arg(long, env = "DATABASE_LISTEN_URL", hide_env_values = true)]
+    pub database_listen_url: Option<String>,
+
+    /// DATABASE_URL goes through PgBouncer in transaction pooling mode: no prepared
+    /// statements are kept and no session settings are made (on/off). Also turned on by
+    /// `pgbouncer=true` in DATABASE_URL's parameters.
+    #[arg(
+        long,
+        env = "TICKETGATE_PGBOUNCER",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub pgbouncer: bool,
+
     /// Database connections in the pool.
     #[arg(long, env = "TICKETGATE_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,

@@ -34,6 +34,10 @@ pub struct PoolOptions {
     pub checkout_timeout: Duration,
     /// Server-side cap on any one statement, so a bad query cannot hold the pool.
     pub statement_timeout: Duration,
+    /// The URL is a transaction pooler's (PgBouncer): a connection is a different server
+    /// session from one transaction to the next, so it keeps no prepared statements and
+    /// makes no session settings.
+    pub pooled: bool,
 }
 
 impl Default for PoolOptions {
@@ -42,6 +46,7 @@ impl Default for PoolOptions {
             max_size: 16,
             checkout_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
+            pooled: false,
         }
     }
 }
@@ -52,16 +57,23 @@ impl Default for PoolOptions {
 struct ConnectionSetup {
     statements: IntCounter,
     statement_timeout_ms: u128,
+    pooled: bool,
 }
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ConnectionSetup {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        diesel::sql_query(format!(
-            "SET statement_timeout = {}",
-            self.statement_timeout_ms
-        ))
-        .execute(conn)
-        .map_err(diesel::r2d2::Error::QueryError)?;
+        if self.pooled {
+            // Unnamed statements only: a named one would be prepared on one server
+            // session and looked for on another.
+            conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        } else {
+            diesel::sql_query(format!(
+                "SET statement_timeout = {}",
+                self.statement_timeout_ms
+            ))
+            .execute(conn)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
         let statements = self.statements.clone();
         // The statement running now, as a span while traces are exported.
         let mut running: Option<tracing::Span> = None;
@@ -94,6 +106,7 @@ pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> P
         .connection_customizer(Box::new(ConnectionSetup {
             statements,
             statement_timeout_ms: options.statement_timeout.as_millis(),
+            pooled: options.pooled,
         }))
         .build_unchecked(manager)
 }
@@ -266,4 +279,53 @@ impl Db {
 /// A single connection outside the pool, for command-line work (migrate, seed, api-key).
 pub fn connect(url: &str) -> AppResult<PgConnection> {
     PgConnection::establish(url).map_err(AppError::from)
+}
+
+/// Reads and removes `pgbouncer=true` from a URL's parameters (the convention Prisma and
+/// others use to say the URL is a transaction pooler's; libpq would refuse the unknown
+/// parameter): the URL to connect to, and whether it said so.
+pub fn pooler_hint(url: &str) -> (String, bool) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), false);
+    };
+    let mut pooled = false;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some(("pgbouncer", value)) => {
+                pooled = matches!(value, "true" | "1" | "on" | "yes");
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    match kept.is_empty() {
+        true => (base.to_string(), pooled),
+        false => (format!("{base}?{}", kept.join("&")), pooled),
+    }
+}
+
+#[cfg(test)]
+mod pooler_tests {
+    use super::pooler_hint;
+
+    #[test]
+    fn the_pgbouncer_parameter_is_read_and_removed() {
+        assert_eq!(
+            pooler_hint("postgres://u@h:6432/db?pgbouncer=true"),
+            ("postgres://u@h:6432/db".into(), true)
+        );
+        assert_eq!(
+            pooler_hint("postgres://u@h/db?sslmode=disable&pgbouncer=true&x=1"),
+            ("postgres://u@h/db?sslmode=disable&x=1".into(), true)
+        );
+        assert_eq!(
+            pooler_hint("postgres://u@h/db?pgbouncer=false"),
+            ("postgres://u@h/db".into(), false)
+        );
+        assert_eq!(
+            pooler_hint("postgres://u@h/db?sslmode=disable"),
+            ("postgres://u@h/db?sslmode=disable".into(), false)
+        );
+    }
 }

@@ -26,6 +26,7 @@ mod migrations;
 mod mutations;
 mod node_clients;
 mod persisted;
+mod pgbouncer;
 mod relay;
 mod resume;
 mod schema_contract;

@@ -1,5 +1,5 @@
-//! Programs from Debian packages that some tests need (Chromium for the browser tests; the
-//! same helper will find PgBouncer): found where the package puts them, installed by the
+//! Programs from Debian packages that some tests need (Chromium for the browser tests,
+//! PgBouncer for the pooler tests): found where the package puts them, installed by the
 //! test itself when it runs as root, and a clear failure naming the package otherwise.
 //! A missing tool never skips a test: `cargo test` is the whole test suite.
 
@@ -59,7 +59,7 @@ fn apt_get(args: &[&str], package: &str) {
 }
 
 /// Whether this process runs as root (`id -u` prints 0): only root may run apt-get.
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

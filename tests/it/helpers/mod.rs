@@ -8,6 +8,7 @@ pub mod client;
 pub mod cluster;
 pub mod fixtures;
 pub mod otlp;
+pub mod pgbouncer;
 pub mod replica;
 pub mod server;
 pub mod snapshots;
