@@ -14,12 +14,19 @@ use crate::tickets::graphql::TicketQuery;
 use crate::tickets::messages::graphql::MessageMutation;
 use crate::tickets::mutations::TicketMutation;
 use crate::tickets::subscriptions::SubscriptionRoot;
+use crate::tickets::views::graphql::{ViewMutation, ViewQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(TicketQuery, TicketCountsQuery, PersonQuery, TeamQuery);
+pub struct Query(
+    TicketQuery,
+    TicketCountsQuery,
+    ViewQuery,
+    PersonQuery,
+    TeamQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(TicketMutation, MessageMutation, AuthMutation);
+pub struct Mutation(TicketMutation, ViewMutation, MessageMutation, AuthMutation);
 
 pub type GraphqlSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

@@ -1,6 +1,7 @@
 //! Tickets: the row, its queries (numbering, filters, keyset pages) and its GraphQL type.
 
 pub mod assign;
+pub mod bulk;
 pub mod connection;
 pub mod counts;
 pub mod fields;
@@ -16,6 +17,7 @@ pub mod read_ahead;
 pub mod search;
 pub mod snooze;
 pub mod subscriptions;
+pub mod views;
 pub mod writes;
 
 pub use model::Ticket;

@@ -36,4 +36,5 @@ mod tickets_filters;
 mod tickets_nested;
 mod tickets_proptest;
 mod tickets_read;
+mod views;
 mod websockets;

@@ -17,6 +17,7 @@ use super::counts::{self, TicketCounts};
 use super::filter::TicketFilter;
 use super::messages::writes as messages;
 use super::messages::Message;
+use super::views;
 use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
@@ -233,22 +234,22 @@ impl SubscriptionRoot {
         }))
     }
 
-    /// Changes of the tickets matching `filter` (the same rules as the `tickets` query):
-    /// created, updated, assigned, and messages added or deleted. With `after` (a
+    /// Changes of the tickets matching `filter` (the same rules as the `tickets` query;
+    /// with a saved `view`, its filter narrowed by `filter`): created, updated, assigned,
+    /// and messages added or deleted. With `after` (a
     /// change's `eventPosition`), first the changes since then.
     async fn ticket_changed(
         &self,
         ctx: &Context<'_>,
         filter: Option<TicketFilter>,
         after: Option<String>,
+        view: Option<Uuid>,
     ) -> Result<impl Stream<Item = Result<TicketChange>>> {
         let sub = Subscriber::of(ctx)?;
-        let filter = Arc::new(
-            filter
-                .unwrap_or_default()
-                .resolved(&sub.viewer, "filter")
-                .gql()?,
-        );
+        let (filter, _) = views::resolve(&sub.db, &sub.viewer, view, filter)
+            .await
+            .gql()?;
+        let filter = Arc::new(filter);
         let fingerprint = pagination::fingerprint(&*filter);
         let feed = Feed::open(
             &sub,
@@ -306,7 +307,7 @@ impl SubscriptionRoot {
         ))
     }
 
-    /// The counts of `Query.ticketCounts` for `filter` (the same rules and scope): the
+    /// The counts of `Query.ticketCounts` for `filter` and `view` (the same rules and scope): the
     /// value now, then each new value after changes to your tickets, from any replica.
     /// Changes are counted together in bursts of 250 ms (at most about four values a
     /// second under a storm of writes), and a value equal to the last one sent is not
@@ -316,14 +317,13 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<TicketFilter>,
+        view: Option<Uuid>,
     ) -> Result<impl Stream<Item = Result<TicketCounts>>> {
         let sub = Subscriber::of(ctx)?;
-        let filter = Arc::new(
-            filter
-                .unwrap_or_default()
-                .resolved(&sub.viewer, "filter")
-                .gql()?,
-        );
+        let (filter, _) = views::resolve(&sub.db, &sub.viewer, view, filter)
+            .await
+            .gql()?;
+        let filter = Arc::new(filter);
         let (db, scope, grace) = (sub.db.clone(), TicketScope::of(&sub.viewer), sub.grace);
         // Listening before the first count: a change committed in between is not missed.
         let bursts = bursts(&sub.broker, scope.team_id, BURST_WINDOW);
