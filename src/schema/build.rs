@@ -13,6 +13,7 @@ use crate::tickets::counts::TicketCountsQuery;
 use crate::tickets::graphql::TicketQuery;
 use crate::tickets::messages::graphql::MessageMutation;
 use crate::tickets::mutations::TicketMutation;
+use crate::tickets::presence::PresenceMutation;
 use crate::tickets::subscriptions::SubscriptionRoot;
 use crate::tickets::views::graphql::{ViewMutation, ViewQuery};
 
@@ -26,7 +27,13 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(TicketMutation, ViewMutation, MessageMutation, AuthMutation);
+pub struct Mutation(
+    TicketMutation,
+    ViewMutation,
+    PresenceMutation,
+    MessageMutation,
+    AuthMutation,
+);
 
 pub type GraphqlSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod model;
 pub mod mutations;
 pub mod order;
+pub mod presence;
 pub mod queries;
 pub mod read_ahead;
 pub mod search;

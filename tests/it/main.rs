@@ -25,6 +25,7 @@ mod local_pg;
 mod migrations;
 mod mutations;
 mod node_clients;
+mod presence;
 mod resume;
 mod schema_contract;
 mod secrets_in_logs;

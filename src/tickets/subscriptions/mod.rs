@@ -17,6 +17,7 @@ use super::counts::{self, TicketCounts};
 use super::filter::TicketFilter;
 use super::messages::writes as messages;
 use super::messages::Message;
+use super::presence::{self, TicketPresence};
 use super::views;
 use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
@@ -352,6 +353,18 @@ impl SubscriptionRoot {
         Ok(until_error(
             futures_util::stream::once(async move { Ok(first) }).chain(changes),
         ))
+    }
+
+    /// Who is viewing or typing on a ticket: the set now, then each change (a heartbeat
+    /// that changes nothing sends nothing), from any replica. Team keys see which agents;
+    /// customer tokens (on their own tickets) see only whether support is typing. Another
+    /// team's ticket is NOT_FOUND.
+    async fn presence(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: Uuid,
+    ) -> Result<impl Stream<Item = Result<TicketPresence>>> {
+        presence::subscribe(ctx, ticket_id).await
     }
 
     /// The team's unread count (see `Query.unreadCount`): its value now, then each new
