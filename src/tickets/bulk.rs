@@ -4,6 +4,8 @@
 //! before anything changes. Only tickets that actually change get an activity and an
 //! event.
 
+use std::collections::{BTreeSet, HashMap};
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Timestamptz;
@@ -101,7 +103,8 @@ fn touch_all(
     Ok(after)
 }
 
-/// Adds, removes or sets tags on the selected tickets; returns them (in id order).
+/// Adds, removes or sets tags on the selected tickets; returns them (in id order). Only
+/// tickets whose tags changed get a new `updatedAt`, an activity and an event.
 pub fn bulk_tags(
     conn: &mut PgConnection,
     team_id: Uuid,
@@ -115,6 +118,7 @@ pub fn bulk_tags(
         return Ok(Vec::new());
     }
     let (locked, clock) = lock_all(conn, team_id, &ids)?;
+    let before = tag_sets(conn, &ids)?;
     let tag_ids = match action {
         TagAction::Remove => tags::table
             .filter(tags::team_id.eq(team_id))
@@ -143,7 +147,12 @@ pub fn bulk_tags(
             add_tag_ids(conn, &ids, &tag_ids)?;
         }
     }
-    let after = touch_all(conn, &locked, clock)?;
+    // Only tickets whose tags changed are touched and announced.
+    let after_tags = tag_sets(conn, &ids)?;
+    let (changed, unchanged): (Vec<Ticket>, Vec<Ticket>) = locked
+        .into_iter()
+        .partition(|t| before.get(&t.id) != after_tags.get(&t.id));
+    let mut after = touch_all(conn, &changed, clock)?;
     for ticket in &after {
         record_activity(
             conn,
@@ -155,7 +164,22 @@ pub fn bulk_tags(
         )?;
         outbox::publish(conn, team_id, EventKind::TicketUpdated, ticket.id, None)?;
     }
+    after.extend(unchanged);
+    after.sort_by_key(|t| t.id);
     Ok(after)
+}
+
+/// Each ticket's tag ids (tickets without tags are absent).
+fn tag_sets(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, BTreeSet<Uuid>>> {
+    let links: Vec<(Uuid, Uuid)> = ticket_tags::table
+        .filter(ticket_tags::ticket_id.eq_any(ids))
+        .select((ticket_tags::ticket_id, ticket_tags::tag_id))
+        .load(conn)?;
+    let mut sets: HashMap<Uuid, BTreeSet<Uuid>> = HashMap::new();
+    for (ticket, tag) in links {
+        sets.entry(ticket).or_default().insert(tag);
+    }
+    Ok(sets)
 }
 
 /// What a bulk status change did: every selected ticket as it is now (in id order), and

@@ -212,7 +212,8 @@ impl TicketMutation {
     /// Adds, removes or sets tags on up to 1,000 tickets, all of them or none: the tickets
     /// given by `ids` (1 to 1,000), or those matching a saved `view` and/or `filter` (the
     /// view narrowed by the filter; matching more than 1,000 is refused), never both
-    /// kinds. Returns them (in the order of `ids`, else by id).
+    /// kinds. Returns them (in the order of `ids`, else by id); only those whose tags
+    /// changed get a new `updatedAt` and an event.
     async fn bulk_update_tags(
         &self,
         ctx: &Context<'_>,

@@ -1,7 +1,7 @@
 //! Bulk mutations by filter and by view: only the matching tickets change; `ids` and a
 //! filter are one or the other; more than 1,000 matches is refused before anything
 //! changes; a status change skips (and does not count, touch or announce) tickets already
-//! in that status.
+//! in that status, and a tag change announces only the tickets whose tags changed.
 
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -165,6 +165,16 @@ async fn bulk_changes_by_filter_and_by_view_touch_the_matching_tickets_only() {
         3
     );
     assert_eq!(events_of(&mut db.conn(), &[theirs]), 0);
+    // Again (by ids now): the tags are already there, so nothing is touched or announced.
+    let pending_ids = [ids[1], ids[2], ids[4]];
+    assert_eq!(events_of(&mut db.conn(), &pending_ids), 3);
+    let again = client.data(TAGS, json!({ "ids": pending_ids })).await;
+    assert_eq!(again["bulkUpdateTags"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        events_of(&mut db.conn(), &pending_ids),
+        3,
+        "no change, no event"
+    );
 
     // By view, narrowed by a filter: pending + vip, minus ids[2] by distinct id.
     let view = create_view(

@@ -3,6 +3,7 @@
 //! by filter with their status skip counts.
 
 mod bulk;
+mod live;
 mod saved;
 
 use serde_json::{json, Value};
