@@ -37,6 +37,11 @@ const MAX_TTL: Duration = Duration::from_secs(600);
 pub const HEARTBEAT_BURST: u32 = 10;
 /// …then this many a second, on each replica.
 pub const HEARTBEATS_PER_SECOND: u32 = 2;
+/// Heartbeats per participant over all tickets: a burst of this many, then
+/// `PERSON_HEARTBEATS_PER_SECOND`, on each replica (many tickets open at once are fine,
+/// a flood spread over the team's tickets is not).
+pub const PERSON_HEARTBEAT_BURST: u32 = 60;
+pub const PERSON_HEARTBEATS_PER_SECOND: u32 = 20;
 
 /// What a participant is doing on a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,18 +102,25 @@ pub struct Presence {
     changes: broadcast::Sender<Uuid>,
     ttl_ms: AtomicU64,
     limiter: DefaultKeyedRateLimiter<(Participant, Uuid)>,
+    per_person: DefaultKeyedRateLimiter<Participant>,
 }
 
 impl Default for Presence {
     fn default() -> Self {
         let (changes, _) = broadcast::channel(1024);
-        let burst = NonZeroU32::new(HEARTBEAT_BURST).unwrap_or(NonZeroU32::MIN);
-        let rate = NonZeroU32::new(HEARTBEATS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        let quota = |per_second: u32, burst: u32| {
+            let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+            Quota::per_second(rate).allow_burst(NonZeroU32::new(burst).unwrap_or(rate))
+        };
         Presence {
             board: Mutex::new(HashMap::new()),
             changes,
             ttl_ms: AtomicU64::new(DEFAULT_TTL.as_millis() as u64),
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            limiter: RateLimiter::keyed(quota(HEARTBEATS_PER_SECOND, HEARTBEAT_BURST)),
+            per_person: RateLimiter::keyed(quota(
+                PERSON_HEARTBEATS_PER_SECOND,
+                PERSON_HEARTBEAT_BURST,
+            )),
         }
     }
 }
@@ -124,9 +136,11 @@ impl Presence {
         self.ttl_ms.store(ttl.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Whether this heartbeat is within the participant's allowance on this ticket.
+    /// Whether this heartbeat is within the participant's allowance on this ticket, and
+    /// over all tickets.
     pub fn admit(&self, who: &Participant, ticket: Uuid) -> bool {
         self.limiter.check_key(&(who.clone(), ticket)).is_ok()
+            && self.per_person.check_key(who).is_ok()
     }
 
     /// The ids of tickets whose presence changed, as they change.
@@ -199,6 +213,7 @@ impl Presence {
             let _ = self.changes.send(ticket);
         }
         self.limiter.retain_recent();
+        self.per_person.retain_recent();
     }
 
     /// Sweeps every `every` until the process ends.
@@ -321,6 +336,11 @@ mod tests {
             "{admitted}"
         );
         assert!(presence.admit(&who, Uuid::now_v7()), "per ticket");
+        // Spread over many tickets, the person's own allowance runs out.
+        let spread = (0..200)
+            .filter(|_| presence.admit(&who, Uuid::now_v7()))
+            .count();
+        assert!(spread < PERSON_HEARTBEAT_BURST as usize, "{spread}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::auth::{TicketScope, Viewer};
 use crate::error::{AppError, IntoGql};
 use crate::events::presence::{
     announce, Activity, ConnectionPresence, Participant, Presence, Signal, HEARTBEATS_PER_SECOND,
-    HEARTBEAT_BURST,
+    HEARTBEAT_BURST, PERSON_HEARTBEATS_PER_SECOND, PERSON_HEARTBEAT_BURST,
 };
 use crate::events::Broker;
 use crate::graphql::context::RequestContext;
@@ -171,7 +171,8 @@ impl PresenceMutation {
     /// heartbeat: it holds for `TICKETGATE_PRESENCE_TTL_SECS` (30 s) of silence, and ends
     /// when the websocket it was sent through closes. Team keys need `write`; customer
     /// tokens may set theirs on their own tickets. At most 10 at once, then 2 a second,
-    /// per ticket and person on each replica (RATE_LIMITED past it).
+    /// per ticket and person (and 60, then 20 a second, over all tickets) on each replica
+    /// (RATE_LIMITED past it).
     async fn set_presence(
         &self,
         ctx: &Context<'_>,
@@ -187,7 +188,8 @@ impl PresenceMutation {
         if !presence.admit(&who, ticket_id) {
             return Err(AppError::RateLimited(format!(
                 "presence heartbeats come too fast: at most {HEARTBEAT_BURST} at once, then \
-                 {HEARTBEATS_PER_SECOND} a second per ticket"
+                 {HEARTBEATS_PER_SECOND} a second per ticket ({PERSON_HEARTBEAT_BURST}, then \
+                 {PERSON_HEARTBEATS_PER_SECOND} a second, over all tickets)"
             )))
             .gql();
         }
