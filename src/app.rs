@@ -242,6 +242,9 @@ impl App {
             metrics.db_trips.clone(),
         );
         let broker = Broker::new(options.subscription_queue);
+        broker
+            .presence()
+            .set_ttl(Duration::from_secs(options.presence_ttl_secs));
         let schema = build_schema(
             Some(SchemaData {
                 db: db.clone(),
@@ -373,6 +376,12 @@ impl App {
                 self.state.clone(),
                 self.key_usage_flush,
             )),
+            tokio::spawn(
+                self.state.broker.presence().clone().sweep_every(
+                    (self.state.broker.presence().ttl() / 10)
+                        .clamp(Duration::from_millis(50), Duration::from_millis(250)),
+                ),
+            ),
             tokio::spawn(crate::tickets::snooze::run(
                 self.state.db.clone(),
                 self.jobs_every,

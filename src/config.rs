@@ -341,6 +341,12 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_EVENT_RETENTION_SECS", default_value_t = 3600)]
     pub event_retention_secs: u64,
 
+    /// How long a presence heartbeat (`setPresence`) holds, in seconds: an agent or
+    /// customer silent this long is no longer viewing or typing. Every replica should
+    /// have the same value (each signal carries its sender's).
+    #[arg(long, env = "TICKETGATE_PRESENCE_TTL_SECS", default_value_t = 30)]
+    pub presence_ttl_secs: u64,
+
     /// How often background jobs run (snoozed tickets wake up), in milliseconds.
     #[arg(long, env = "TICKETGATE_JOBS_INTERVAL_MS", default_value_t = 5000)]
     pub jobs_interval_ms: u64,

@@ -26,6 +26,10 @@ pub enum AppError {
     /// More data than the request's budget allows.
     #[error("{0}")]
     TooLarge(String),
+    /// Over a rate limit (of a kind that is not the HTTP request rate: presence
+    /// heartbeats).
+    #[error("{0}")]
+    RateLimited(String),
     /// A resume position whose events are no longer kept.
     #[error("{0}")]
     PositionExpired(String),
@@ -60,6 +64,7 @@ impl AppError {
             AppError::Internal(_) => ErrorCode::Internal,
             AppError::PositionExpired(_) => ErrorCode::PositionExpired,
             AppError::TooLarge(_) => ErrorCode::ResponseTooLarge,
+            AppError::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 

@@ -199,6 +199,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_views (id) {
+        id -> Uuid,
+        team_id -> Uuid,
+        owner_user_id -> Nullable<Uuid>,
+        name -> Text,
+        filter -> Jsonb,
+        order_by -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(teams -> organizations (organization_id));
 diesel::joinable!(organization_memberships -> organizations (organization_id));
 diesel::joinable!(organization_memberships -> users (user_id));
@@ -223,6 +236,7 @@ diesel::joinable!(ticket_tags -> tickets (ticket_id));
 diesel::joinable!(ticket_tags -> tags (tag_id));
 diesel::joinable!(api_keys -> teams (team_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(ticket_views -> teams (team_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -242,4 +256,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tags,
     ticket_tags,
     api_keys,
+    ticket_views,
 );

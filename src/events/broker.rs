@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::position::{Horizon, Position};
+use super::presence::Presence;
 use crate::error::AppError;
 
 /// What happened, as recorded in the `events` table.
@@ -127,6 +128,8 @@ pub struct Broker {
     revoked: broadcast::Sender<Uuid>,
     /// Whether what is known about keys can be trusted (see `credentials_epoch`).
     credentials: CredentialsWatch,
+    /// Who is on which ticket (see `presence`).
+    presence: Arc<Presence>,
 }
 
 /// Tells caches of API keys whether they may trust what they hold: only while this
@@ -147,6 +150,7 @@ impl Broker {
             sender,
             revoked,
             credentials: CredentialsWatch::default(),
+            presence: Arc::new(Presence::default()),
             memo: Mutex::new(Memo::default()),
             horizon: Mutex::new(Horizon::default()),
             seen: Mutex::new(Seen {
@@ -155,6 +159,11 @@ impl Broker {
                 capacity: 100_000,
             }),
         })
+    }
+
+    /// This process's presence board, fed by the listener.
+    pub fn presence(&self) -> &Arc<Presence> {
+        &self.presence
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Delivered>> {

@@ -13,6 +13,7 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::broker::{Broker, Event, EventKind};
 use super::outbox::{CHANNEL, REVOKED_CHANNEL};
+use super::presence::{Signal, PRESENCE_CHANNEL};
 
 /// How far back a replay reaches before the last event seen: covers transactions that
 /// inserted their event shortly before the connection dropped but committed after.
@@ -64,7 +65,9 @@ async fn listen(
     let (client, notifications) = connect(config).await?;
     let mut notifications = notifications;
     client
-        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {REVOKED_CHANNEL}"))
+        .batch_execute(&format!(
+            "LISTEN {CHANNEL}; LISTEN {REVOKED_CHANNEL}; LISTEN {PRESENCE_CHANNEL}"
+        ))
         .await?;
     broker.set_listening(true);
     // On the first connection too: the broker then knows which recent seqs are still in
@@ -82,6 +85,13 @@ async fn listen(
         if channel == REVOKED_CHANNEL {
             if let Ok(key_id) = uuid::Uuid::parse_str(&payload) {
                 broker.revoke(key_id);
+            }
+            continue;
+        }
+        if channel == PRESENCE_CHANNEL {
+            match serde_json::from_str::<Signal>(&payload) {
+                Ok(signal) => broker.presence().apply(signal),
+                Err(err) => tracing::warn!(error = %err, "unreadable presence notification"),
             }
             continue;
         }

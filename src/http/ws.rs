@@ -24,6 +24,7 @@ use super::{refusal_body, AppState};
 use crate::auth::TicketScope;
 use crate::auth::Viewer;
 use crate::error::{AppError, ErrorCode};
+use crate::events::presence::ConnectionPresence;
 use crate::graphql::loaders::{loaders, RequestActivity};
 use crate::metrics::ActiveGauge;
 use prometheus::IntGaugeVec;
@@ -184,6 +185,8 @@ fn admit(
                 activity.clone(),
             ));
             data.insert(viewer.clone());
+            // Ends what the connection made present when it goes (see `presence`).
+            data.insert(ConnectionPresence::new(state.db.clone()));
             let credentials = Credentials {
                 viewer,
                 authorization: authorization.unwrap_or_default(),

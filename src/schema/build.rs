@@ -14,19 +14,28 @@ use crate::tickets::counts::TicketCountsQuery;
 use crate::tickets::graphql::TicketQuery;
 use crate::tickets::messages::graphql::MessageMutation;
 use crate::tickets::mutations::TicketMutation;
+use crate::tickets::presence::PresenceMutation;
 use crate::tickets::subscriptions::SubscriptionRoot;
+use crate::tickets::views::graphql::{ViewMutation, ViewQuery};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
     TicketQuery,
     TicketCountsQuery,
+    ViewQuery,
     PersonQuery,
     TeamQuery,
     NodeQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(TicketMutation, MessageMutation, AuthMutation);
+pub struct Mutation(
+    TicketMutation,
+    ViewMutation,
+    PresenceMutation,
+    MessageMutation,
+    AuthMutation,
+);
 
 pub type GraphqlSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

@@ -287,12 +287,15 @@ impl TicketCountsQuery {
     async fn ticket_counts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which tickets (all of them when absent).")] filter: Option<TicketFilter>,
+        #[graphql(
+            desc = "Which tickets (all of them when absent); with `view`, narrows the view's."
+        )]
+        filter: Option<TicketFilter>,
+        #[graphql(desc = "A saved view (see `views`): its filter applies.")] view: Option<Uuid>,
     ) -> Result<TicketCounts> {
         let rc = RequestContext::of(ctx)?;
-        let filter = filter
-            .unwrap_or_default()
-            .resolved(rc.viewer, "filter")
+        let (filter, _) = super::views::resolve(rc.db, rc.viewer, view, filter)
+            .await
             .gql()?;
         let scope = TicketScope::of(rc.viewer);
         rc.db

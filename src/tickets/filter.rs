@@ -145,6 +145,11 @@ pub struct TicketFilter {
     pub tags_none: Option<Vec<String>>,
     /// Resolved by AI, or not.
     pub ai_resolved: Option<bool>,
+    /// A second filter every ticket must match too (not in the schema): a saved view's
+    /// filter narrowed by the request's (`narrowed_by`).
+    #[graphql(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub and: Option<Box<TicketFilter>>,
 }
 
 impl TicketFilter {
@@ -271,6 +276,15 @@ impl TicketFilter {
         Ok(self)
     }
 
+    /// Tickets matching both this filter and `other` (each already resolved).
+    pub fn narrowed_by(mut self, other: TicketFilter) -> TicketFilter {
+        self.and = match self.and.take() {
+            Some(inner) => Some(Box::new(inner.narrowed_by(other))),
+            None => Some(Box::new(other)),
+        };
+        self
+    }
+
     /// The text of a text search (not a ticket number), if the filter has one.
     pub fn text_search(&self) -> Option<&str> {
         self.search
@@ -387,6 +401,9 @@ impl TicketFilter {
         }
         if let Some(ai_resolved) = self.ai_resolved {
             query = query.filter(tickets::ai_resolved.eq(ai_resolved));
+        }
+        if let Some(and) = &self.and {
+            query = and.apply(scope, query);
         }
         query
     }

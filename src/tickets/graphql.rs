@@ -12,6 +12,7 @@ use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketS
 use super::order::{Ordering, TicketOrder};
 use super::queries;
 use super::read_ahead::ReadAhead;
+use super::views;
 use crate::assignments::loaders::AssigneeOf;
 use crate::assignments::Assignment;
 use crate::auth::TicketScope;
@@ -273,8 +274,14 @@ impl TicketQuery {
     async fn tickets(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which tickets (all of them when absent).")] filter: Option<TicketFilter>,
-        #[graphql(desc = "Sort keys, most significant first (at most 3); ties are broken by id.")]
+        #[graphql(
+            desc = "Which tickets (all of them when absent); with `view`, narrows the view's."
+        )]
+        filter: Option<TicketFilter>,
+        #[graphql(
+            desc = "Sort keys, most significant first (at most 3); ties are broken by id. \
+                    Absent: the view's order, else newest update first."
+        )]
         order_by: Option<Vec<TicketOrder>>,
         #[graphql(
             desc = "Returns the first n tickets (default 50, at most the configured maximum)."
@@ -283,13 +290,13 @@ impl TicketQuery {
         #[graphql(desc = "Returns the tickets after this cursor.")] after: Option<String>,
         #[graphql(desc = "Returns the last n tickets.")] last: Option<i32>,
         #[graphql(desc = "Returns the tickets before this cursor.")] before: Option<String>,
+        #[graphql(desc = "A saved view (see `views`): its filter and order apply.")] view: Option<
+            Uuid,
+        >,
     ) -> Result<TicketConnection> {
         let rc = RequestContext::of(ctx)?;
-        let filter = filter
-            .unwrap_or_default()
-            .resolved(rc.viewer, "filter")
-            .gql()?;
-        let ordering = Ordering::new(order_by).gql()?;
+        let (filter, view_order) = views::resolve(rc.db, rc.viewer, view, filter).await.gql()?;
+        let ordering = Ordering::new(order_by.or(view_order)).gql()?;
         let scope = TicketScope::of(rc.viewer);
         // The scope is part of the query: another team's (or customer's) cursor is refused.
         let query_id = pagination::fingerprint(&("tickets", &scope, &filter, &ordering));

@@ -1,6 +1,7 @@
 //! Tickets: the row, its queries (numbering, filters, keyset pages) and its GraphQL type.
 
 pub mod assign;
+pub mod bulk;
 pub mod connection;
 pub mod counts;
 pub mod fields;
@@ -11,11 +12,13 @@ pub mod messages;
 pub mod model;
 pub mod mutations;
 pub mod order;
+pub mod presence;
 pub mod queries;
 pub mod read_ahead;
 pub mod search;
 pub mod snooze;
 pub mod subscriptions;
+pub mod views;
 pub mod writes;
 
 pub use model::Ticket;

@@ -2,13 +2,16 @@
 //! and runs in one transaction.
 
 use async_graphql::{
-    Context, Enum, InputObject, Json, MaybeUndefined, Object, OneofObject, Result,
+    Context, Enum, InputObject, Json, MaybeUndefined, Object, OneofObject, Result, SimpleObject,
 };
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::assign::{self as assignment_writes, Assignee};
+use super::bulk::{self, Selection, StatusChange};
+use super::filter::TicketFilter;
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
+use super::views;
 use super::writes::{self, NewTicket, TagAction, TicketPatch};
 use crate::auth::viewer::Scope;
 use crate::error::{AppError, IntoGql};
@@ -109,8 +112,12 @@ fn patch_of(input: UpdateTicketInput) -> std::result::Result<TicketPatch, AppErr
     })
 }
 
-/// Orders tickets as the ids were given (bulk actions lock in id order).
-fn in_given_order(ids: &[Uuid], mut tickets: Vec<Ticket>) -> Vec<Ticket> {
+/// Orders tickets as the ids were given (bulk actions lock in id order); selected by a
+/// filter, they stay in id order.
+fn in_given_order(selection: &Selection, mut tickets: Vec<Ticket>) -> Vec<Ticket> {
+    let Selection::Ids(ids) = selection else {
+        return tickets;
+    };
     let mut ordered = Vec::with_capacity(tickets.len());
     for id in ids {
         if let Some(i) = tickets.iter().position(|t| t.id == *id) {
@@ -202,13 +209,20 @@ impl TicketMutation {
             .gql()
     }
 
-    /// Adds, removes or sets tags on up to 1,000 tickets: all of them or none.
+    /// Adds, removes or sets tags on up to 1,000 tickets, all of them or none: the tickets
+    /// given by `ids` (1 to 1,000), or those matching a saved `view` and/or `filter` (the
+    /// view narrowed by the filter; matching more than 1,000 is refused), never both
+    /// kinds. Returns them (in the order of `ids`, else by id); only those whose tags
+    /// changed get a new `updatedAt` and an event.
     async fn bulk_update_tags(
         &self,
         ctx: &Context<'_>,
-        ids: Vec<Uuid>,
+        #[graphql(desc = "These tickets (1 to 1,000); or give `filter` and/or `view`.")]
+        ids: Option<Vec<Uuid>>,
         action: TagChange,
         tags: Vec<String>,
+        filter: Option<TicketFilter>,
+        view: Option<Uuid>,
     ) -> Result<Vec<Ticket>> {
         let rc = RequestContext::of(ctx)?;
         rc.viewer.require(Scope::Write).gql()?;
@@ -218,31 +232,113 @@ impl TicketMutation {
             TagChange::Remove => TagAction::Remove,
             TagChange::Set => TagAction::Set,
         };
-        let given = ids.clone();
+        let selection = selection(&rc, ids, filter, view).await.gql()?;
+        let given = selection.clone();
         let tickets = rc
             .db
-            .transaction(move |conn| writes::bulk_tags(conn, team_id, &ids, action, &tags))
+            .transaction(move |conn| bulk::bulk_tags(conn, team_id, &selection, action, &tags))
             .await
             .gql()?;
         Ok(in_given_order(&given, tickets))
     }
 
-    /// Sets the status of up to 1,000 tickets: all of them or none.
+    /// Sets the status of up to 1,000 tickets (chosen as for `bulkUpdateTags`), all of
+    /// them or none; returns every one of them. Tickets already in that status are left
+    /// as they are (see `bulkChangeStatus` for how many changed).
     async fn bulk_update_status(
         &self,
         ctx: &Context<'_>,
-        ids: Vec<Uuid>,
+        #[graphql(desc = "These tickets (1 to 1,000); or give `filter` and/or `view`.")]
+        ids: Option<Vec<Uuid>>,
         status: TicketStatus,
+        filter: Option<TicketFilter>,
+        view: Option<Uuid>,
     ) -> Result<Vec<Ticket>> {
-        let rc = RequestContext::of(ctx)?;
-        rc.viewer.require(Scope::Write).gql()?;
-        let (team_id, actor) = (rc.viewer.team_id, rc.viewer.user_id);
-        let given = ids.clone();
-        let tickets = rc
-            .db
-            .transaction(move |conn| writes::bulk_status(conn, team_id, &ids, status, actor))
-            .await
-            .gql()?;
-        Ok(in_given_order(&given, tickets))
+        let change = change_status(ctx, ids, status, filter, view).await?;
+        Ok(change.tickets)
     }
+
+    /// Sets the status of up to 1,000 tickets (chosen as for `bulkUpdateTags`), all of
+    /// them or none, and says what it did: tickets already in that status are skipped
+    /// (no new `updatedAt`, no activity, no event) and not counted in `changed`.
+    async fn bulk_change_status(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "These tickets (1 to 1,000); or give `filter` and/or `view`.")]
+        ids: Option<Vec<Uuid>>,
+        status: TicketStatus,
+        filter: Option<TicketFilter>,
+        view: Option<Uuid>,
+    ) -> Result<BulkStatusChange> {
+        let change = change_status(ctx, ids, status, filter, view).await?;
+        let matched = change.tickets.len() as i32;
+        let changed: Vec<Ticket> = change
+            .tickets
+            .into_iter()
+            .filter(|t| change.changed.contains(&t.id))
+            .collect();
+        Ok(BulkStatusChange {
+            matched,
+            changed: changed.len() as i32,
+            tickets: changed,
+        })
+    }
+}
+
+/// What `bulkChangeStatus` did.
+#[derive(SimpleObject)]
+pub struct BulkStatusChange {
+    /// How many tickets were selected (by ids, filter or view).
+    pub matched: i32,
+    /// How many of them changed status (the others already had it).
+    pub changed: i32,
+    /// The tickets that changed, as they are now (by id).
+    pub tickets: Vec<Ticket>,
+}
+
+/// The tickets a bulk mutation applies to: `ids`, or `view` and/or `filter` (the view
+/// narrowed by the filter), never both kinds.
+async fn selection(
+    rc: &RequestContext<'_>,
+    ids: Option<Vec<Uuid>>,
+    filter: Option<TicketFilter>,
+    view: Option<Uuid>,
+) -> std::result::Result<Selection, AppError> {
+    let by_filter = filter.is_some() || view.is_some();
+    match (ids, by_filter) {
+        (Some(_), true) => Err(AppError::bad_input(
+            "ids",
+            "give either `ids` or `filter`/`view`, not both",
+        )),
+        (Some(ids), false) => Ok(Selection::Ids(ids)),
+        (None, true) => {
+            let (filter, _) = views::resolve(rc.db, rc.viewer, view, filter).await?;
+            Ok(Selection::Filter(Box::new(filter)))
+        }
+        (None, false) => Err(AppError::bad_input(
+            "ids",
+            "give the tickets: `ids`, or `filter` and/or `view`",
+        )),
+    }
+}
+
+async fn change_status(
+    ctx: &Context<'_>,
+    ids: Option<Vec<Uuid>>,
+    status: TicketStatus,
+    filter: Option<TicketFilter>,
+    view: Option<Uuid>,
+) -> Result<StatusChange> {
+    let rc = RequestContext::of(ctx)?;
+    rc.viewer.require(Scope::Write).gql()?;
+    let (team_id, actor) = (rc.viewer.team_id, rc.viewer.user_id);
+    let selection = selection(&rc, ids, filter, view).await.gql()?;
+    let given = selection.clone();
+    let mut change = rc
+        .db
+        .transaction(move |conn| bulk::bulk_status(conn, team_id, &selection, status, actor))
+        .await
+        .gql()?;
+    change.tickets = in_given_order(&given, change.tickets);
+    Ok(change)
 }

@@ -296,7 +296,7 @@ fn snooze_status(ticket: &Ticket, patch: &TicketPatch) -> Option<TicketStatus> {
 }
 
 /// Status and priority changes are what automation reacts to: log them.
-fn record_changes(
+pub(super) fn record_changes(
     conn: &mut PgConnection,
     before: &Ticket,
     after: &Ticket,
@@ -336,7 +336,11 @@ fn record_changes(
 }
 
 /// The team's tags with these names, created when missing; returns their ids.
-fn tag_ids(conn: &mut PgConnection, team_id: Uuid, names: &[String]) -> QueryResult<Vec<Uuid>> {
+pub(super) fn tag_ids(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    names: &[String],
+) -> QueryResult<Vec<Uuid>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
@@ -379,7 +383,11 @@ pub fn set_tags(
     add_tag_ids(conn, &[ticket_id], &ids)
 }
 
-fn add_tag_ids(conn: &mut PgConnection, ticket_ids: &[Uuid], tag_ids: &[Uuid]) -> QueryResult<()> {
+pub(super) fn add_tag_ids(
+    conn: &mut PgConnection,
+    ticket_ids: &[Uuid],
+    tag_ids: &[Uuid],
+) -> QueryResult<()> {
     let links: Vec<_> = ticket_ids
         .iter()
         .flat_map(|t| {
@@ -404,124 +412,4 @@ pub enum TagAction {
     Add,
     Remove,
     Set,
-}
-
-/// Locks every ticket (in id order, so concurrent bulk actions cannot deadlock); any id
-/// that is not the team's fails the whole action.
-fn lock_all(
-    conn: &mut PgConnection,
-    team_id: Uuid,
-    ids: &[Uuid],
-) -> AppResult<(Vec<Ticket>, DateTime<Utc>)> {
-    let rows: Vec<(Ticket, DateTime<Utc>)> = tickets::table
-        .filter(tickets::team_id.eq(team_id))
-        .filter(tickets::id.eq_any(ids))
-        .order(tickets::id)
-        .select((
-            Ticket::as_select(),
-            trusted::<Timestamptz>("clock_timestamp()"),
-        ))
-        .for_update()
-        .load(conn)?;
-    if rows.len() != ids.len() {
-        return Err(AppError::NotFound("ticket"));
-    }
-    let clock = rows.first().map(|(_, c)| *c).unwrap_or_else(Utc::now);
-    Ok((rows.into_iter().map(|(t, _)| t).collect(), clock))
-}
-
-/// Touches `updated_at` of tickets changed by a bulk action and returns them.
-fn touch_all(
-    conn: &mut PgConnection,
-    tickets_before: &[Ticket],
-    clock: DateTime<Utc>,
-) -> QueryResult<Vec<Ticket>> {
-    let mut after = Vec::with_capacity(tickets_before.len());
-    for ticket in tickets_before {
-        after.push(
-            diesel::update(tickets::table.find(ticket.id))
-                .set(tickets::updated_at.eq(change_time(ticket.updated_at, clock)))
-                .returning(Ticket::as_returning())
-                .get_result(conn)?,
-        );
-    }
-    Ok(after)
-}
-
-pub fn bulk_tags(
-    conn: &mut PgConnection,
-    team_id: Uuid,
-    ids: &[Uuid],
-    action: TagAction,
-    names: &[String],
-) -> AppResult<Vec<Ticket>> {
-    let ids = validate::ids("ids", ids)?;
-    let names = validate::tags("tags", names)?;
-    let (locked, clock) = lock_all(conn, team_id, &ids)?;
-    let tag_ids = match action {
-        TagAction::Remove => tags::table
-            .filter(tags::team_id.eq(team_id))
-            .filter(tags::name.eq_any(&names))
-            .select(tags::id)
-            .load(conn)?,
-        _ => tag_ids(conn, team_id, &names)?,
-    };
-    match action {
-        TagAction::Add => add_tag_ids(conn, &ids, &tag_ids)?,
-        TagAction::Remove => {
-            diesel::delete(
-                ticket_tags::table
-                    .filter(ticket_tags::ticket_id.eq_any(&ids))
-                    .filter(ticket_tags::tag_id.eq_any(&tag_ids)),
-            )
-            .execute(conn)?;
-        }
-        TagAction::Set => {
-            diesel::delete(
-                ticket_tags::table
-                    .filter(ticket_tags::ticket_id.eq_any(&ids))
-                    .filter(ticket_tags::tag_id.ne_all(&tag_ids)),
-            )
-            .execute(conn)?;
-            add_tag_ids(conn, &ids, &tag_ids)?;
-        }
-    }
-    let after = touch_all(conn, &locked, clock)?;
-    for ticket in &after {
-        record_activity(
-            conn,
-            team_id,
-            ticket.id,
-            "tags_changed",
-            None,
-            json!({ "tags": names }),
-        )?;
-        outbox::publish(conn, team_id, EventKind::TicketUpdated, ticket.id, None)?;
-    }
-    Ok(after)
-}
-
-pub fn bulk_status(
-    conn: &mut PgConnection,
-    team_id: Uuid,
-    ids: &[Uuid],
-    status: TicketStatus,
-    actor: Option<Uuid>,
-) -> AppResult<Vec<Ticket>> {
-    let ids = validate::ids("ids", ids)?;
-    let (locked, clock) = lock_all(conn, team_id, &ids)?;
-    let mut after = Vec::with_capacity(locked.len());
-    for ticket in &locked {
-        let updated: Ticket = diesel::update(tickets::table.find(ticket.id))
-            .set((
-                tickets::status.eq(status),
-                tickets::updated_at.eq(change_time(ticket.updated_at, clock)),
-            ))
-            .returning(Ticket::as_returning())
-            .get_result(conn)?;
-        record_changes(conn, ticket, &updated, actor)?;
-        outbox::publish(conn, team_id, EventKind::TicketUpdated, ticket.id, None)?;
-        after.push(updated);
-    }
-    Ok(after)
 }

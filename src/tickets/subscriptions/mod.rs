@@ -17,6 +17,8 @@ use super::counts::{self, TicketCounts};
 use super::filter::TicketFilter;
 use super::messages::writes as messages;
 use super::messages::Message;
+use super::presence::{self, TicketPresence};
+use super::views;
 use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
 use crate::db::Db;
@@ -241,22 +243,22 @@ impl SubscriptionRoot {
         }))
     }
 
-    /// Changes of the tickets matching `filter` (the same rules as the `tickets` query):
-    /// created, updated, assigned, and messages added or deleted. With `after` (a
+    /// Changes of the tickets matching `filter` (the same rules as the `tickets` query;
+    /// with a saved `view`, its filter narrowed by `filter`): created, updated, assigned,
+    /// and messages added or deleted. With `after` (a
     /// change's `eventPosition`), first the changes since then.
     async fn ticket_changed(
         &self,
         ctx: &Context<'_>,
         filter: Option<TicketFilter>,
         after: Option<String>,
+        view: Option<Uuid>,
     ) -> Result<impl Stream<Item = Result<TicketChange>>> {
         let sub = Subscriber::of(ctx)?;
-        let filter = Arc::new(
-            filter
-                .unwrap_or_default()
-                .resolved(&sub.viewer, "filter")
-                .gql()?,
-        );
+        let (filter, _) = views::resolve(&sub.db, &sub.viewer, view, filter)
+            .await
+            .gql()?;
+        let filter = Arc::new(filter);
         let fingerprint = pagination::fingerprint(&*filter);
         let feed = Feed::open(
             &sub,
@@ -314,7 +316,7 @@ impl SubscriptionRoot {
         ))
     }
 
-    /// The counts of `Query.ticketCounts` for `filter` (the same rules and scope): the
+    /// The counts of `Query.ticketCounts` for `filter` and `view` (the same rules and scope): the
     /// value now, then each new value after changes to your tickets, from any replica.
     /// Changes are counted together in bursts of 250 ms (at most about four values a
     /// second under a storm of writes), and a value equal to the last one sent is not
@@ -324,14 +326,13 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<TicketFilter>,
+        view: Option<Uuid>,
     ) -> Result<impl Stream<Item = Result<TicketCounts>>> {
         let sub = Subscriber::of(ctx)?;
-        let filter = Arc::new(
-            filter
-                .unwrap_or_default()
-                .resolved(&sub.viewer, "filter")
-                .gql()?,
-        );
+        let (filter, _) = views::resolve(&sub.db, &sub.viewer, view, filter)
+            .await
+            .gql()?;
+        let filter = Arc::new(filter);
         let (db, scope, grace) = (sub.db.clone(), TicketScope::of(&sub.viewer), sub.grace);
         // Listening before the first count: a change committed in between is not missed.
         let bursts = bursts(&sub.broker, scope.team_id, BURST_WINDOW);
@@ -360,6 +361,18 @@ impl SubscriptionRoot {
         Ok(until_error(
             futures_util::stream::once(async move { Ok(first) }).chain(changes),
         ))
+    }
+
+    /// Who is viewing or typing on a ticket: the set now, then each change (a heartbeat
+    /// that changes nothing sends nothing), from any replica. Team keys see which agents;
+    /// customer tokens (on their own tickets) see only whether support is typing. Another
+    /// team's ticket is NOT_FOUND.
+    async fn presence(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: Uuid,
+    ) -> Result<impl Stream<Item = Result<TicketPresence>>> {
+        presence::subscribe(ctx, ticket_id).await
     }
 
     /// The team's unread count (see `Query.unreadCount`): its value now, then each new
