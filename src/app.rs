@@ -17,6 +17,7 @@ use crate::auth::customer_tokens::TokenSecret;
 use crate::auth::key_cache::KeyCache;
 use crate::config::ServeOptions;
 use crate::db::local_pg::{self, LocalCluster, LocalPgError};
+use crate::db::replicas::ReadReplicas;
 use crate::db::{self, Db, PoolOptions};
 use crate::error::AppError;
 use crate::events::{self, Broker};
@@ -241,6 +242,7 @@ impl App {
             metrics.db_statements.clone(),
             metrics.db_trips.clone(),
         );
+        let replicas = read_replicas(options, &db, &metrics, pooled);
         let broker = Broker::new(options.subscription_queue);
         broker
             .presence()
@@ -314,6 +316,7 @@ impl App {
             persisted: Default::default(),
             trusted,
             sse: Default::default(),
+            replicas,
         });
         let app_state = state.clone();
         let (server, addr) = http::server::bind(
@@ -417,6 +420,36 @@ impl StopHandle {
         }
         self.server.stop(graceful)
     }
+}
+
+/// The standbys of `DATABASE_READ_URL` (pools like the primary's), monitored from now on.
+fn read_replicas(
+    options: &ServeOptions,
+    primary: &Db,
+    metrics: &Metrics,
+    pooled: bool,
+) -> Option<Arc<ReadReplicas>> {
+    let urls = options
+        .database_read_url
+        .as_deref()
+        .filter(|urls| !urls.trim().is_empty())?;
+    let replicas = ReadReplicas::new(
+        primary.clone(),
+        urls,
+        &PoolOptions {
+            max_size: options.pool_size,
+            checkout_timeout: options.pool_timeout(),
+            statement_timeout: options.statement_timeout(),
+            pooled,
+        },
+        Duration::from_secs_f64(options.max_replica_lag.max(0.0)),
+        (metrics.replica_lag.clone(), metrics.replica_up.clone()),
+        metrics.db_statements.clone(),
+        metrics.db_trips.clone(),
+    );
+    // The monitor lives as long as the process (as the listener does).
+    drop(replicas.clone().monitor());
+    Some(replicas)
 }
 
 /// What changes behind PgBouncer in transaction pooling mode, said once at start-up.

@@ -245,6 +245,16 @@ pub struct ServeOptions {
     #[arg(long, env = "DATABASE_LISTEN_URL", hide_env_values = true)]
     pub database_listen_url: Option<String>,
 
+    /// Streaming-replication standbys for reads, comma-separated: queries over HTTP run on
+    /// them (a caller's own writes are always read back), everything else on the primary.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
+
+    /// A standby further behind the primary than this many seconds takes no reads until
+    /// it catches up.
+    #[arg(long, env = "TICKETGATE_MAX_REPLICA_LAG", default_value_t = 5.0)]
+    pub max_replica_lag: f64,
+
     /// DATABASE_URL goes through PgBouncer in transaction pooling mode: no prepared
     /// statements are kept and no session settings are made (on/off). Also turned on by
     /// `pgbouncer=true` in DATABASE_URL's parameters.

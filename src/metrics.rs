@@ -24,6 +24,10 @@ pub struct Metrics {
     pub operations: OperationMetrics,
     /// Subscriptions streaming now, by websocket subprotocol.
     pub subscriptions: IntGaugeVec,
+    /// Each standby's lag behind the primary, in seconds (`DATABASE_READ_URL`).
+    pub replica_lag: prometheus::GaugeVec,
+    /// Whether each standby is in rotation for reads (1) or not (0).
+    pub replica_up: IntGaugeVec,
     pool_connections: IntGaugeVec,
 }
 
@@ -92,9 +96,27 @@ impl Metrics {
             subscriptions.with_label_values(&[protocol]);
         }
         registry.register(Box::new(subscriptions.clone()))?;
+        let replica_lag = prometheus::GaugeVec::new(
+            Opts::new(
+                "ticketgate_replica_lag_seconds",
+                "How far each standby is behind the primary, in seconds",
+            ),
+            &["standby"],
+        )?;
+        let replica_up = IntGaugeVec::new(
+            Opts::new(
+                "ticketgate_replica_in_rotation",
+                "Whether each standby takes reads (1) or is out of rotation (0)",
+            ),
+            &["standby"],
+        )?;
+        registry.register(Box::new(replica_lag.clone()))?;
+        registry.register(Box::new(replica_up.clone()))?;
         Ok(Metrics {
             operations,
             subscriptions,
+            replica_lag,
+            replica_up,
             registry,
             http_requests,
             http_duration,

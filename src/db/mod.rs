@@ -6,6 +6,7 @@ pub mod health;
 pub mod json;
 pub mod local_pg;
 pub mod migrations;
+pub mod replicas;
 pub mod schema;
 pub mod sql;
 

@@ -18,6 +18,11 @@ pub struct SchemaData {
     pub tokens: Option<crate::auth::customer_tokens::TokenSecret>,
 }
 
+/// The database a request reads from when it is not the schema's (a standby, for queries
+/// routed to read replicas): request data set by the transport.
+#[derive(Clone)]
+pub struct RequestDb(pub Db);
+
 /// What a resolver works with: the shared handles plus this request's viewer and loaders.
 pub struct RequestContext<'a> {
     pub db: &'a Db,
@@ -37,8 +42,11 @@ impl<'a> RequestContext<'a> {
         let loaders = ctx
             .data::<Loaders>()
             .map_err(|_| AppError::internal("request loaders missing").extend())?;
+        let db = ctx
+            .data_opt::<RequestDb>()
+            .map_or(&shared.db, |routed| &routed.0);
         Ok(RequestContext {
-            db: &shared.db,
+            db,
             viewer,
             loaders,
             page_limits: shared.page_limits,

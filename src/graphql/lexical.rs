@@ -114,6 +114,33 @@ fn block_string_end(bytes: &[u8], from: usize) -> (usize, bool) {
     (bytes.len(), escaped)
 }
 
+/// Whether a document may write or stream: it names the `mutation` or `subscription`
+/// keyword outside strings and comments (a query-only document never does). Conservative:
+/// a document holding a query and a mutation counts as writing whichever it runs.
+pub fn may_write(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'#' => at = line_end(bytes, at),
+            b'"' if bytes[at..].starts_with(b"\"\"\"") => at = block_string_end(bytes, at + 3).0,
+            b'"' => at = string_end(bytes, at + 1),
+            byte if is_word(byte) => {
+                let len = bytes[at..]
+                    .iter()
+                    .position(|b| !is_word(*b))
+                    .unwrap_or(bytes.len() - at);
+                if matches!(&bytes[at..at + len], b"mutation" | b"subscription") {
+                    return true;
+                }
+                at += len;
+            }
+            _ => at += 1,
+        }
+    }
+    false
+}
+
 /// Rewrites each block string that uses `\"""` as the ordinary string of the same value.
 ///
 /// async-graphql 7.2's parser applies the spec's indentation rules to block strings but
@@ -180,6 +207,17 @@ fn block_string_value(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_are_told_from_queries() {
+        assert!(may_write("mutation { x }"));
+        assert!(may_write("query A { a } mutation B { b }"));
+        assert!(may_write("subscription{unreadCount}"));
+        assert!(!may_write("{ tickets { nodes { id } } }"));
+        assert!(!may_write("query { t(search: \"mutation\") } # mutation"));
+        assert!(!may_write("{ a(s: \"\"\"subscription\"\"\") }"));
+        assert!(!may_write("{ mutations }"));
+    }
 
     #[test]
     fn nesting_ignores_strings_and_comments() {

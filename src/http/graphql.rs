@@ -17,8 +17,11 @@ use super::persisted::{self, Incoming};
 use super::{graphiql, refusal_body, AppState};
 use crate::auth::TicketScope;
 use crate::auth::Viewer;
+use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
+use crate::graphql::context::RequestDb;
 use crate::graphql::is_request_error;
+use crate::graphql::lexical;
 use crate::graphql::loaders::{loaders, RequestActivity};
 use crate::graphql::{self, persisted::Hash};
 
@@ -185,9 +188,31 @@ async fn execute(state: &AppState, incoming: Incoming, viewer: &Viewer) -> Respo
 }
 
 async fn run(state: &AppState, request: Request, viewer: &Viewer) -> Response {
+    let Some(replicas) = &state.replicas else {
+        return run_on(state, request, viewer, state.db.clone()).await;
+    };
+    // Queries may read a standby; a document that may write stays on the primary, and
+    // afterwards the caller's reads wait for a standby to replay its write.
+    let caller = super::ws::slot_key(viewer);
+    if !lexical::may_write(&request.query) {
+        let db = replicas.for_read(&caller);
+        return run_on(state, request, viewer, db).await;
+    }
+    let response = run_on(state, request, viewer, state.db.clone()).await;
+    if !is_request_error(&response) {
+        replicas.wrote(&caller).await;
+    }
+    response
+}
+
+/// Runs the request with its loaders and resolvers reading `db`.
+async fn run_on(state: &AppState, request: Request, viewer: &Viewer, db: Db) -> Response {
     let activity = RequestActivity::default();
-    let loaders = loaders(state.db.clone(), TicketScope::of(viewer), activity.clone());
-    let request = request.data(viewer.clone()).data(loaders);
+    let loaders = loaders(db.clone(), TicketScope::of(viewer), activity.clone());
+    let request = request
+        .data(viewer.clone())
+        .data(loaders)
+        .data(RequestDb(db));
     activity.track(state.schema.execute(request)).await
 }
 

@@ -22,7 +22,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .await
             .unwrap_or(false);
     if answers {
-        HttpResponse::Ok().content_type("text/plain").body("ready")
+        // Standbys do not decide readiness (reads fall back to the primary), but say how
+        // they are.
+        let mut body = String::from("ready");
+        for (standby, why_out) in state.replicas.iter().flat_map(|replicas| replicas.report()) {
+            match why_out {
+                None => body.push_str(&format!("\nstandby {standby}: in rotation")),
+                Some(why) => body.push_str(&format!(
+                    "\nstandby {standby}: out of rotation ({why}); reads go to the primary"
+                )),
+            }
+        }
+        HttpResponse::Ok().content_type("text/plain").body(body)
     } else {
         HttpResponse::ServiceUnavailable()
             .content_type("text/plain")

@@ -56,6 +56,8 @@ pub struct AppState {
     pub trusted: crate::graphql::trusted::TrustedDocuments,
     /// Single-connection event streams reserved on this replica (see `sse::single`).
     pub sse: sse::single::Streams,
+    /// Standbys that take queries (`DATABASE_READ_URL`), if any.
+    pub replicas: Option<std::sync::Arc<crate::db::replicas::ReadReplicas>>,
 }
 
 /// The JSON body of a request refused before GraphQL runs (4xx): one coded GraphQL error,

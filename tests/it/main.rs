@@ -29,6 +29,7 @@ mod persisted;
 mod pgbouncer;
 mod presence;
 mod relay;
+mod replicas;
 mod resume;
 mod schema_contract;
 mod secrets_in_logs;

@@ -12,6 +12,7 @@ pub mod pgbouncer;
 pub mod replica;
 pub mod server;
 pub mod snapshots;
+pub mod standby;
 pub mod ws;
 
 pub use client::Client;
