@@ -196,3 +196,56 @@ async fn reads_use_the_standby_with_read_your_writes_and_survive_its_outage() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A standby whose replay stalls falls out of rotation once it is further behind than
+/// `TICKETGATE_MAX_REPLICA_LAG`: then every caller reads the primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_too_far_behind_leaves_rotation_until_it_catches_up() {
+    let replication = Replication::start(DATABASE);
+    let primary_url = replication.primary.url(DATABASE);
+    let standby_url = replication.standby().url(DATABASE);
+    let server = Replica::spawn(
+        &primary_url,
+        &[
+            ("DATABASE_READ_URL", standby_url.as_str()),
+            ("TICKETGATE_MAX_REPLICA_LAG", "1"),
+        ],
+    );
+    let mut conn = PgConnection::establish(&primary_url).unwrap();
+    let team = fixtures::team(&mut conn, "acme");
+    let ticket = fixtures::tickets(&mut conn, team, 1)[0];
+    let writer = Client::new(
+        server.graphql(),
+        &helpers::create_key(&primary_url, team, &[Scope::Read, Scope::Write]),
+    );
+    let reader = Client::new(
+        server.graphql(),
+        &helpers::create_key(&primary_url, team, &[Scope::Read]),
+    );
+    replication.caught_up(DATABASE);
+    until_ready_says(&server, "in rotation", Duration::from_secs(10)).await;
+
+    let mut standby = PgConnection::establish(&standby_url).unwrap();
+    diesel::sql_query("SELECT pg_wal_replay_pause()")
+        .execute(&mut standby)
+        .unwrap();
+    let before = status(&reader, ticket).await;
+    let target = if before == "PENDING" {
+        "OPEN"
+    } else {
+        "PENDING"
+    };
+    writer
+        .data(SET_STATUS, json!({ "id": ticket, "s": target }))
+        .await;
+    // At first the other key still reads the paused standby…
+    assert_eq!(status(&reader, ticket).await, before);
+    // …until it is more than a second behind: then it is out, and reads see the write.
+    let body = until_ready_says(&server, "behind the primary", Duration::from_secs(5)).await;
+    assert!(body.contains("out of rotation"), "{body}");
+    assert_eq!(status(&reader, ticket).await, target);
+    diesel::sql_query("SELECT pg_wal_replay_resume()")
+        .execute(&mut standby)
+        .unwrap();
+    until_ready_says(&server, "in rotation", Duration::from_secs(10)).await;
+}
