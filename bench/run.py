@@ -400,6 +400,14 @@ def start_ticketgate(children, cluster, port, args, name="ticketgate"):
     for item in args.tg_env:
         k, _, v = item.partition("=")
         env[k] = v
+    if args.pgbouncer:
+        # Through PgBouncer in transaction mode; LISTEN and migrations direct.
+        if BOUNCER_PORT[0] is None:
+            BOUNCER_PORT[0] = start_pgbouncer(children, cluster)
+        bouncer_port = BOUNCER_PORT[0]
+        env["DATABASE_URL"] = cluster.url().replace(f":{cluster.port}/", f":{bouncer_port}/")
+        env["DATABASE_LISTEN_URL"] = cluster.url()
+        env["TICKETGATE_PGBOUNCER"] = "on"
     proc = children.start(
         name,
         [TICKETGATE, "--data-dir", cluster.dir, "serve", "--listen", f"127.0.0.1:{port}", "--no-demo"],
@@ -412,6 +420,50 @@ def start_ticketgate(children, cluster, port, args, name="ticketgate"):
     # Start-up to ready on an existing, migrated database (the poll adds a few ms at most).
     proc.ready_ms = round((time.monotonic() - started) * 1000, 1)
     return proc, base + "/graphql"
+
+
+def start_pgbouncer(children, cluster):
+    """Debian's PgBouncer in transaction pooling mode in front of the cluster (as the
+    `postgres` user when we are root: PgBouncer refuses root). Its pool matches
+    ticketgate's (--pool-size) so that only the pooler's hop differs."""
+    program = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not os.path.exists(program):
+        die("--pgbouncer needs Debian's pgbouncer (apt-get install pgbouncer)")
+    port = free_port()
+    work = WORK / "pgbouncer"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "users.txt").write_text('"postgres" ""\n')
+    (work / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host=127.0.0.1 port={cluster.port} user=postgres password={cluster.password}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {work}/users.txt\npool_mode = transaction\n"
+        f"max_client_conn = 2000\ndefault_pool_size = {BOUNCER_POOL[0]}\n"
+        "ignore_startup_parameters = extra_float_digits,options\n"
+        f"logfile = {work}/pgbouncer.log\npidfile = {work}/pgbouncer.pid\n"
+    )
+    cmd = [program]
+    if os.geteuid() == 0:
+        run(["chown", "-R", "postgres:postgres", str(work)], quiet=True)
+        cmd += ["-u", "postgres"]
+    children.start("pgbouncer", cmd + [str(work / "pgbouncer.ini")], log_path=WORK / "pgbouncer.out")
+    wait_until("pgbouncer", lambda: port_open(port))
+    return port
+
+
+# PgBouncer's server connections (set from --pool-size in main), and its port once started.
+BOUNCER_POOL = [16]
+BOUNCER_PORT = [None]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def start_postgraphile(children, cluster, port, args):
@@ -1283,12 +1335,18 @@ def parse_args():
     p.add_argument("--data-dir", type=Path, default=None, help="where the cluster lives (default bench/.work/data)")
     p.add_argument("--reuse-data", action="store_true", help="keep the data seeded by a previous run of the same size (skips seeding; sendMessage runs will have added messages)")
     p.add_argument("--no-build", action="store_true", help="use target/release/ticketgate as it is")
+    p.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="run ticketgate through PgBouncer (transaction mode) to measure what the pooler costs",
+    )
     p.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md alone")
     args = p.parse_args()
     args.scenarios = [int(x) for x in args.scenarios.split(",") if x.strip()]
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.warmup is None:
         args.warmup = min(10, max(1, args.duration // 3))
+    BOUNCER_POOL[0] = args.pool_size
     return args
 
 
