@@ -448,7 +448,9 @@ def start_pgbouncer(children, cluster):
     if os.geteuid() == 0:
         run(["chown", "-R", "postgres:postgres", str(work)], quiet=True)
         cmd += ["-u", "postgres"]
-    children.start("pgbouncer", cmd + [str(work / "pgbouncer.ini")], log_path=WORK / "pgbouncer.out")
+    BOUNCER_PROC[0] = children.start(
+        "pgbouncer", cmd + [str(work / "pgbouncer.ini")], log_path=WORK / "pgbouncer.out"
+    )
     wait_until("pgbouncer", lambda: port_open(port))
     return port
 
@@ -456,6 +458,7 @@ def start_pgbouncer(children, cluster):
 # PgBouncer's server connections (set from --pool-size in main), and its port once started.
 BOUNCER_POOL = [16]
 BOUNCER_PORT = [None]
+BOUNCER_PROC = [None]
 
 
 def port_open(port):
@@ -596,6 +599,9 @@ def capture_sql(cluster, tg_proc, do_request):
         result = do_request()
         time.sleep(0.5)
         pids = backend_pids(tg_proc.pid, cluster)
+        if BOUNCER_PROC[0] is not None:
+            # Through PgBouncer, ticketgate's statements run on the pooler's connections.
+            pids |= backend_pids(BOUNCER_PROC[0].pid, cluster)
     finally:
         cluster.psql("ALTER SYSTEM RESET log_min_duration_statement")
         cluster.psql("SELECT pg_reload_conf()")
