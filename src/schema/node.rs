@@ -19,6 +19,8 @@ use crate::graphql::context::RequestContext;
 use crate::persons::{queries as persons, Person};
 use crate::teams::{queries as teams, Team};
 use crate::tickets::messages::{queries as messages, Message};
+use crate::tickets::views::graphql::TicketView;
+use crate::tickets::views::queries::{self as views, ViewScope};
 use crate::tickets::{queries as tickets, Ticket};
 use crate::users::{queries as users, User};
 
@@ -41,6 +43,7 @@ pub enum Node {
     User(User),
     Role(Role),
     Team(Team),
+    TicketView(TicketView),
 }
 
 /// The tables a global id may name, as the kind statement reports them.
@@ -52,16 +55,18 @@ enum Kind {
     User = 4,
     Role = 5,
     Team = 6,
+    View = 7,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 7] = [
         Kind::Ticket,
         Kind::Message,
         Kind::Person,
         Kind::User,
         Kind::Role,
         Kind::Team,
+        Kind::View,
     ];
 
     /// A customer token refetches what it reads: its tickets and their messages.
@@ -158,6 +163,16 @@ fn read_nodes(
                 .map(|r| (r.id, Node::Role(r)))
                 .collect(),
             Kind::Team => vec![(team, Node::Team(teams::find(conn, team)?))],
+            Kind::View => {
+                let scope = ViewScope {
+                    team_id: team,
+                    user_id: viewer.user_id,
+                };
+                views::visible_by_ids(conn, scope, &of_kind)?
+                    .into_iter()
+                    .map(|row| (row.id, Node::TicketView(TicketView(row))))
+                    .collect()
+            }
         };
         nodes.extend(read);
     }
@@ -181,7 +196,8 @@ fn kinds_of(conn: &mut PgConnection, team: Uuid, ids: &[Uuid]) -> AppResult<Vec<
          UNION ALL SELECT id, 3::int2 FROM persons WHERE team_id = $1 AND id = ANY($2) \
          UNION ALL SELECT id, 4::int2 FROM users WHERE id = ANY($2) \
          UNION ALL SELECT id, 5::int2 FROM roles WHERE id = ANY($2) \
-         UNION ALL SELECT id, 6::int2 FROM teams WHERE id = $1 AND id = ANY($2)",
+         UNION ALL SELECT id, 6::int2 FROM teams WHERE id = $1 AND id = ANY($2) \
+         UNION ALL SELECT id, 7::int2 FROM ticket_views WHERE team_id = $1 AND id = ANY($2)",
     )
     .bind::<SqlUuid, _>(team)
     .bind::<Array<SqlUuid>, _>(ids.to_vec())

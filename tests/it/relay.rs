@@ -85,7 +85,7 @@ fn world() -> World {
 const NODE: &str = "query($id: ID!) { node(id: $id) { __typename id \
     ... on Ticket { ticketNumber } ... on Message { content } \
     ... on TicketPerson { name } ... on User { email } ... on Role { name } \
-    ... on Team { slug } } }";
+    ... on Team { slug } ... on TicketView { name } } }";
 
 #[tokio::test]
 async fn node_answers_every_type_of_the_team() {
@@ -111,6 +111,35 @@ async fn node_answers_every_type_of_the_team() {
     }
     let data = client.data(NODE, json!({ "id": w.reply })).await;
     assert_eq!(data["node"]["content"], "we are on it");
+    // A saved view is a node too; a view another user keeps private is not the caller's.
+    let writer = server.client(&helpers::create_key(
+        &w.db.url,
+        w.team,
+        &[Scope::Read, Scope::Write],
+    ));
+    let view = writer
+        .data(r#"mutation { createView(input: { name: "Open", filter: { status: [OPEN] } }) { id } }"#, json!({}))
+        .await["createView"]["id"]
+        .clone();
+    let data = client.data(NODE, json!({ "id": view })).await;
+    assert_eq!(data["node"]["__typename"], "TicketView", "{data}");
+    assert_eq!(data["node"]["name"], "Open");
+    let owner = fixtures::user(&mut w.db.conn(), w.team, "owner@acme.io", "Owner");
+    let owners_key =
+        helpers::create_user_key(&w.db.url, w.team, owner, &[Scope::Read, Scope::Write]);
+    let private = server
+        .client(&owners_key)
+        .data(
+            r#"mutation { createView(input: { name: "Mine", shared: false }) { id } }"#,
+            json!({}),
+        )
+        .await["createView"]["id"]
+        .clone();
+    let (_, body) = client.post(NODE, json!({ "id": private })).await;
+    assert!(
+        body["data"]["node"].is_null(),
+        "another user's private view: {body}"
+    );
     // The id a ticket shows is what its typed look-up takes.
     let typed = client
         .data(

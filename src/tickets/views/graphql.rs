@@ -20,6 +20,7 @@ use crate::users::User;
 use crate::validate;
 
 /// A saved view (see `TicketView` in the schema).
+#[derive(Clone)]
 pub struct TicketView(pub TicketViewRow);
 
 /// A saved view: a named filter and order of the team's tickets, shared with the team or
@@ -27,8 +28,10 @@ pub struct TicketView(pub TicketViewRow);
 /// `ticketChanged`/`ticketCounts` subscriptions and the bulk mutations.
 #[Object]
 impl TicketView {
-    async fn id(&self) -> Uuid {
-        self.0.id
+    /// The view's id: a uuid, also its global id (`node(id:)`); pass it as `view`.
+    #[graphql(name = "id")]
+    pub async fn global_id(&self) -> async_graphql::ID {
+        async_graphql::ID(self.0.id.to_string())
     }
 
     /// Unique among the team's shared views (or among the user's private ones).

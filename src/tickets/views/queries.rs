@@ -60,6 +60,18 @@ pub fn find(
         .optional()
 }
 
+/// The views with these ids the caller sees (global object look-ups), in one statement.
+pub fn visible_by_ids(
+    conn: &mut PgConnection,
+    scope: ViewScope,
+    ids: &[Uuid],
+) -> QueryResult<Vec<TicketViewRow>> {
+    visible(scope)
+        .filter(ticket_views::id.eq_any(ids))
+        .select(TicketViewRow::as_select())
+        .load(conn)
+}
+
 /// What a new view holds (validated by the caller).
 pub struct NewView {
     pub owner_user_id: Option<Uuid>,
