@@ -334,12 +334,13 @@ impl SubscriptionRoot {
             .gql()?;
         let filter = Arc::new(filter);
         let (db, scope, grace) = (sub.db.clone(), TicketScope::of(&sub.viewer), sub.grace);
+        let with_assignees = ctx.look_ahead().field("byAssignee").exists();
         // Listening before the first count: a change committed in between is not missed.
         let bursts = bursts(&sub.broker, scope.team_id, BURST_WINDOW);
         let recount = move || {
             let (db, scope, filter) = (db.clone(), scope.clone(), filter.clone());
             async move {
-                db.run(move |conn| Ok(counts::count(conn, &scope, &filter)?))
+                db.run(move |conn| Ok(counts::count(conn, &scope, &filter, with_assignees)?))
                     .await
             }
         };
