@@ -19,6 +19,7 @@ use crate::graphql::context::RequestContext;
 use crate::persons::{queries as persons, Person};
 use crate::teams::{queries as teams, Team};
 use crate::tickets::messages::{queries as messages, Message};
+use crate::tickets::projection::Columns;
 use crate::tickets::{queries as tickets, Ticket};
 use crate::users::{queries as users, User};
 
@@ -137,7 +138,7 @@ fn read_nodes(
             continue;
         }
         let read: Vec<(Uuid, Node)> = match kind {
-            Kind::Ticket => tickets::by_ids(conn, &scope, &of_kind)?
+            Kind::Ticket => tickets::by_ids(conn, &scope, &of_kind, Columns::ALL)?
                 .into_iter()
                 .map(|t| (t.id, Node::Ticket(Box::new(t))))
                 .collect(),

@@ -4,6 +4,7 @@ use async_graphql::dataloader::Loader;
 use std::sync::Arc;
 use uuid::Uuid;
 
+use super::projection::Columns;
 use super::{queries, Ticket};
 use crate::error::AppError;
 use crate::graphql::loaders::{ids, Batch, LoadResult};
@@ -19,7 +20,7 @@ impl Loader<TicketById> for Batch {
     async fn load(&self, keys: &[TicketById]) -> LoadResult<TicketById, Ticket> {
         let ticket_ids = ids(keys, |k| k.0);
         let found = self
-            .run(move |conn, scope| Ok(queries::by_ids(conn, scope, &ticket_ids)?))
+            .run(move |conn, scope| Ok(queries::by_ids(conn, scope, &ticket_ids, Columns::ALL)?))
             .await?;
         Ok(found.into_iter().map(|t| (TicketById(t.id), t)).collect())
     }
