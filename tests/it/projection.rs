@@ -191,6 +191,20 @@ async fn a_page_of_two_fields_reads_none_of_the_heavy_columns() {
         "{}",
         reads[0]
     );
+
+    // A message's ticket, through the loader: one statement for the page's messages.
+    let nested =
+        "{ tickets(first: 20) { nodes { messages(first: 3) { nodes { ticket { status } } } } } }";
+    let (_, statements) = logged(&db, &mut log, &client, nested).await;
+    let reads = tickets_statements(&statements);
+    assert_eq!(
+        reads.len(),
+        2,
+        "the page and the messages' tickets: {statements:#?}"
+    );
+    for read in reads {
+        assert!(HEAVY.iter().all(|column| !read.contains(column)), "{read}");
+    }
 }
 
 /// The fields a random selection picks from: every field of `Ticket` (objects with a
@@ -427,7 +441,8 @@ fn document(case: &Case) -> String {
     let body = format!(
         "p1: tickets({page}) {{ nodes {{ {selection}}} pageInfo {{ endCursor }} }}
          p2: tickets({page}) {{ edges {{ cursor node {{ {selection}}} }} }}
-         one: ticket(number: $number) {{ {selection}}}"
+         one: ticket(number: $number) {{ {selection}}}
+         p3: tickets({page}) {{ nodes {{ messages(first: 2) {{ nodes {{ ticket {{ {selection}}} }} }} }} }}"
     );
     let mut variables = vec!["$n: Int!", "$number: Int!"];
     if body.contains("$inc") || fragments.contains("$inc") {
@@ -572,6 +587,15 @@ fn random_selections_answer_what_a_full_read_answers() {
             // order its fields complete (see `graphql::lists`), so only the values count.
             let one = expected_object(&case, &full["one"]);
             prop_assert_eq!(&data["one"], &one, "{}", query);
+            // A message's ticket (the loader, projected the same way).
+            let p3 = data["p3"]["nodes"].as_array().unwrap();
+            prop_assert_eq!(p3.len(), full_nodes.len());
+            for (node, full_node) in p3.iter().zip(full_nodes) {
+                let want = expected_object(&case, full_node);
+                for message in node["messages"]["nodes"].as_array().unwrap() {
+                    prop_assert!(same(&message["ticket"], &want), "{}\n{}", query, message);
+                }
+            }
             Ok(())
         })
         .unwrap();
