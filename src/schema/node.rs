@@ -19,7 +19,7 @@ use crate::graphql::context::RequestContext;
 use crate::persons::{queries as persons, Person};
 use crate::teams::{queries as teams, Team};
 use crate::tickets::messages::{queries as messages, Message};
-use crate::tickets::projection::Columns;
+use crate::tickets::projection::{self, Columns};
 use crate::tickets::{queries as tickets, Ticket};
 use crate::users::{queries as users, User};
 
@@ -107,9 +107,13 @@ async fn lookup(ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         return Ok(uuids.iter().map(|_| None).collect());
     }
     let viewer = rc.viewer.clone();
+    // A ticket reads the columns of the fields its selection may ask (the look-ahead does
+    // not tell type conditions apart: a field of another type by the same name only adds
+    // a column).
+    let columns = projection::of_ticket(&ctx.look_ahead());
     let found = rc
         .db
-        .run(move |conn| read_nodes(conn, &viewer, &wanted))
+        .run(move |conn| read_nodes(conn, &viewer, &wanted, columns))
         .await
         .gql()?;
     Ok(uuids
@@ -123,6 +127,7 @@ fn read_nodes(
     conn: &mut PgConnection,
     viewer: &Viewer,
     ids: &[Uuid],
+    columns: Columns,
 ) -> AppResult<HashMap<Uuid, Node>> {
     let kinds = kinds_of(conn, viewer.team_id, ids)?;
     let scope = TicketScope::of(viewer);
@@ -138,7 +143,7 @@ fn read_nodes(
             continue;
         }
         let read: Vec<(Uuid, Node)> = match kind {
-            Kind::Ticket => tickets::by_ids(conn, &scope, &of_kind, Columns::ALL)?
+            Kind::Ticket => tickets::by_ids(conn, &scope, &of_kind, columns)?
                 .into_iter()
                 .map(|t| (t.id, Node::Ticket(Box::new(t))))
                 .collect(),

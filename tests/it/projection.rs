@@ -192,6 +192,19 @@ async fn a_page_of_two_fields_reads_none_of_the_heavy_columns() {
         reads[0]
     );
 
+    // `node`, through an inline fragment on the interface.
+    let id = client.data("{ ticket(number: 3) { id } }", json!({})).await["ticket"]["id"].clone();
+    let node = format!("{{ node(id: {id}) {{ ... on Node {{ ... on Ticket {{ status }} }} }} }}");
+    let (data, statements) = logged(&db, &mut log, &client, &node).await;
+    assert!(data["node"]["status"].is_string(), "{data}");
+    let reads = tickets_statements(&statements);
+    assert_eq!(reads.len(), 1, "{statements:#?}");
+    assert!(
+        HEAVY.iter().all(|column| !reads[0].contains(column)),
+        "{}",
+        reads[0]
+    );
+
     // A message's ticket, through the loader: one statement for the page's messages.
     let nested =
         "{ tickets(first: 20) { nodes { messages(first: 3) { nodes { ticket { status } } } } } }";
@@ -442,9 +455,10 @@ fn document(case: &Case) -> String {
         "p1: tickets({page}) {{ nodes {{ {selection}}} pageInfo {{ endCursor }} }}
          p2: tickets({page}) {{ edges {{ cursor node {{ {selection}}} }} }}
          one: ticket(number: $number) {{ {selection}}}
+         n: node(id: $tid) {{ ... on Ticket {{ {selection}}} }}
          p3: tickets({page}) {{ nodes {{ messages(first: 2) {{ nodes {{ ticket {{ {selection}}} }} }} }} }}"
     );
-    let mut variables = vec!["$n: Int!", "$number: Int!"];
+    let mut variables = vec!["$n: Int!", "$number: Int!", "$tid: ID!"];
     if body.contains("$inc") || fragments.contains("$inc") {
         variables.push("$inc: Boolean!");
     }
@@ -567,6 +581,8 @@ fn random_selections_answer_what_a_full_read_answers() {
                 json!({ "n": case.page, "number": number }),
             ));
             let query = document(&case);
+            let mut variables = variables;
+            variables["tid"] = full["one"]["id"].clone();
             let (status, body) = runtime.block_on(client.post(&query, variables));
             prop_assert_eq!(status, 200, "{}\n{}", query, body);
             prop_assert!(body.get("errors").is_none(), "{}\n{}", query, body);
@@ -587,6 +603,7 @@ fn random_selections_answer_what_a_full_read_answers() {
             // order its fields complete (see `graphql::lists`), so only the values count.
             let one = expected_object(&case, &full["one"]);
             prop_assert_eq!(&data["one"], &one, "{}", query);
+            prop_assert_eq!(&data["n"], &one, "{}", query);
             // A message's ticket (the loader, projected the same way).
             let p3 = data["p3"]["nodes"].as_array().unwrap();
             prop_assert_eq!(p3.len(), full_nodes.len());
