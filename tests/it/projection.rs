@@ -570,8 +570,22 @@ fn random_selections_answer_what_a_full_read_answers() {
         failure_persistence: None,
         ..Config::default()
     });
+    let ran = std::cell::Cell::new(0);
+    // How many documents used each construct (all of them must have come up).
+    let constructs = [
+        "fragment F",
+        "on Node {",
+        "... on Node",
+        "...F",
+        "@include",
+        "@skip",
+        "a_",
+        "__typename",
+    ];
+    let seen = std::cell::RefCell::new(vec![0; constructs.len()]);
     runner
         .run(&case(), |case| {
+            ran.set(ran.get() + 1);
             let number = 1 + case.page % 40;
             let variables = json!({
                 "n": case.page, "number": number, "inc": case.include, "skip": case.skip,
@@ -581,6 +595,9 @@ fn random_selections_answer_what_a_full_read_answers() {
                 json!({ "n": case.page, "number": number }),
             ));
             let query = document(&case);
+            for (count, construct) in seen.borrow_mut().iter_mut().zip(constructs) {
+                *count += usize::from(query.contains(construct));
+            }
             let mut variables = variables;
             variables["tid"] = full["one"]["id"].clone();
             let (status, body) = runtime.block_on(client.post(&query, variables));
@@ -616,4 +633,16 @@ fn random_selections_answer_what_a_full_read_answers() {
             Ok(())
         })
         .unwrap();
+    println!("{} random selections agreed with the full read", ran.get());
+    let seen = seen.into_inner();
+    println!(
+        "documents per construct: {:?}",
+        constructs.iter().zip(&seen).collect::<Vec<_>>()
+    );
+    if cases >= 64 {
+        assert!(
+            seen.iter().all(|count| *count > 0),
+            "{constructs:?}: {seen:?}"
+        );
+    }
 }
