@@ -1,7 +1,8 @@
 //! Field rules: for each GraphQL field of a listed type, declared once, the columns of
 //! its table it reads and how a list answers it (`Plan`). Lists (`lists`), look-aheads
 //! and the SQL builders of a domain read the same table, so a new field is one entry,
-//! and a selection can say which columns it needs (projection pushdown builds on this).
+//! and a selection can say which columns it needs (tickets' projection pushdown reads
+//! only those).
 //!
 //! A domain extends a rule with what only it knows (tickets: sort keys and read-ahead,
 //! see `tickets::fields`).

@@ -19,6 +19,7 @@ use crate::graphql::context::RequestContext;
 use crate::persons::{queries as persons, Person};
 use crate::teams::{queries as teams, Team};
 use crate::tickets::messages::{queries as messages, Message};
+use crate::tickets::projection::{self, Columns};
 use crate::tickets::views::graphql::TicketView;
 use crate::tickets::views::queries::{self as views, ViewScope};
 use crate::tickets::{queries as tickets, Ticket};
@@ -111,9 +112,13 @@ async fn lookup(ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         return Ok(uuids.iter().map(|_| None).collect());
     }
     let viewer = rc.viewer.clone();
+    // A ticket reads the columns of the fields its selection may ask (the look-ahead does
+    // not tell type conditions apart: a field of another type by the same name only adds
+    // a column).
+    let columns = projection::of_ticket(&ctx.look_ahead());
     let found = rc
         .db
-        .run(move |conn| read_nodes(conn, &viewer, &wanted))
+        .run(move |conn| read_nodes(conn, &viewer, &wanted, columns))
         .await
         .gql()?;
     Ok(uuids
@@ -127,6 +132,7 @@ fn read_nodes(
     conn: &mut PgConnection,
     viewer: &Viewer,
     ids: &[Uuid],
+    columns: Columns,
 ) -> AppResult<HashMap<Uuid, Node>> {
     let kinds = kinds_of(conn, viewer.team_id, ids)?;
     let scope = TicketScope::of(viewer);
@@ -142,7 +148,7 @@ fn read_nodes(
             continue;
         }
         let read: Vec<(Uuid, Node)> = match kind {
-            Kind::Ticket => tickets::by_ids(conn, &scope, &of_kind)?
+            Kind::Ticket => tickets::by_ids(conn, &scope, &of_kind, columns)?
                 .into_iter()
                 .map(|t| (t.id, Node::Ticket(Box::new(t))))
                 .collect(),

@@ -95,7 +95,7 @@ fn touch_all(
     for ticket in tickets_before {
         after.push(
             diesel::update(tickets::table.find(ticket.id))
-                .set(tickets::updated_at.eq(change_time(ticket.updated_at, clock)))
+                .set(tickets::updated_at.eq(change_time(ticket.updated_at.value()?, clock)))
                 .returning(Ticket::as_returning())
                 .get_result(conn)?,
         );
@@ -203,14 +203,14 @@ pub fn bulk_status(
     let mut tickets_now = Vec::with_capacity(locked.len());
     let mut changed = Vec::new();
     for ticket in locked {
-        if ticket.status == status {
+        if *ticket.status.get()? == status {
             tickets_now.push(ticket);
             continue;
         }
         let updated: Ticket = diesel::update(tickets::table.find(ticket.id))
             .set((
                 tickets::status.eq(status),
-                tickets::updated_at.eq(change_time(ticket.updated_at, clock)),
+                tickets::updated_at.eq(change_time(ticket.updated_at.value()?, clock)),
             ))
             .returning(Ticket::as_returning())
             .get_result(conn)?;

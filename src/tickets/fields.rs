@@ -1,8 +1,11 @@
 //! The rules of every `Ticket` field, declared once: the columns it reads, how lists
 //! answer it, whether tickets can be ordered on it (and then its SQL and cursor key), and
 //! which look-up a page reads ahead for it. Lists (`connection`), ordering and cursors
-//! (`order`), read-ahead (`read_ahead`) and, next, projection pushdown all read this
-//! table; `Ticket`'s `#[Object]` resolvers (one ticket at a time) are async-graphql's.
+//! (`order`), read-ahead (`read_ahead`) and projection pushdown (`projection`: a read
+//! selects the columns of the fields asked for, the keys and the order's columns) all
+//! read this table; `Ticket`'s `#[Object]` resolvers (one ticket at a time) are
+//! async-graphql's. A field whose columns are missing here answers an internal error,
+//! never a default (`projection::Column`).
 
 use async_graphql::Value;
 use chrono::{DateTime, Utc};
@@ -10,6 +13,8 @@ use chrono::{DateTime, Utc};
 use super::connection::{assignees, persons, tags};
 use super::model::{ChannelDetail, Ticket, TicketPriority};
 use super::order::TicketOrderField;
+use super::projection::NotLoaded;
+use crate::error::IntoGql;
 use crate::graphql::fields::{FieldRule, FieldRules};
 use crate::graphql::lists::values::{json, of, opt_string, string};
 use crate::graphql::lists::Plan;
@@ -44,11 +49,11 @@ pub enum SortKey {
     /// A time; a nullable one sorts last both ways (`COALESCE` to ±infinity, as indexed)
     /// and a cursor carries null for it.
     Time {
-        value: fn(&Ticket) -> Option<DateTime<Utc>>,
+        value: fn(&Ticket) -> Result<Option<DateTime<Utc>>, NotLoaded>,
         nullable: bool,
     },
     /// A number unique within the team: ordering on it is already total.
-    UniqueNumber(fn(&Ticket) -> i32),
+    UniqueNumber(fn(&Ticket) -> Result<i32, NotLoaded>),
 }
 
 /// The look-ups a page of tickets can read ahead.
@@ -113,30 +118,36 @@ pub static TICKET_FIELDS: FieldRules<Ticket, TicketRule> = FieldRules {
         sorted(
             "ticketNumber",
             &["ticket_number"],
-            |t, _| Ok(of(&t.ticket_number)),
+            |t, _| Ok(of(t.ticket_number.get().gql()?)),
             TicketOrderField::TicketNumber,
-            SortKey::UniqueNumber(|t| t.ticket_number),
+            SortKey::UniqueNumber(|t| t.ticket_number.value()),
         ),
         row("channelSource", &["channel_source"], |t, _| {
             Ok(t.channel_source.graphql_value())
         }),
         row("channelDetail", &["channel_detail"], |t, _| {
             Ok(t.channel_detail
+                .value()
+                .gql()?
                 .map_or(Value::Null, ChannelDetail::graphql_value))
         }),
         row("distinctId", &["distinct_id"], |t, _| {
             Ok(string(&t.distinct_id))
         }),
-        row("status", &["status"], |t, _| Ok(t.status.graphql_value())),
+        row("status", &["status"], |t, _| {
+            Ok(t.status.get().gql()?.graphql_value())
+        }),
         row("priority", &["priority"], |t, _| {
             Ok(t.priority
+                .value()
+                .gql()?
                 .map_or(Value::Null, TicketPriority::graphql_value))
         }),
         row("anonymousTraits", &["anonymous_traits"], |t, _| {
-            json(&t.anonymous_traits)
+            json(t.anonymous_traits.get().gql()?)
         }),
         row("aiResolved", &["ai_resolved"], |t, _| {
-            Ok(of(&t.ai_resolved))
+            Ok(of(t.ai_resolved.get().gql()?))
         }),
         // Internal: never for customer tokens (as `Ticket.escalationReason`).
         row(
@@ -144,87 +155,87 @@ pub static TICKET_FIELDS: FieldRules<Ticket, TicketRule> = FieldRules {
             &["escalation_reason"],
             |t, viewer| match viewer.is_customer() {
                 true => Ok(Value::Null),
-                false => Ok(opt_string(t.escalation_reason.as_deref())),
+                false => Ok(opt_string(t.escalation_reason.get().gql()?.as_deref())),
             },
         ),
         sorted(
             "createdAt",
             &["created_at"],
-            |t, _| Ok(of(&t.created_at)),
+            |t, _| Ok(of(t.created_at.get().gql()?)),
             TicketOrderField::CreatedAt,
             SortKey::Time {
-                value: |t| Some(t.created_at),
+                value: |t| t.created_at.value().map(Some),
                 nullable: false,
             },
         ),
         sorted(
             "updatedAt",
             &["updated_at"],
-            |t, _| Ok(of(&t.updated_at)),
+            |t, _| Ok(of(t.updated_at.get().gql()?)),
             TicketOrderField::UpdatedAt,
             SortKey::Time {
-                value: |t| Some(t.updated_at),
+                value: |t| t.updated_at.value().map(Some),
                 nullable: false,
             },
         ),
         row("messageCount", &["message_count"], |t, _| {
-            Ok(of(&t.message_count))
+            Ok(of(t.message_count.get().gql()?))
         }),
         row("lastMessageAt", &["last_message_at"], |t, _| {
-            Ok(of(&t.last_message_at))
+            Ok(of(t.last_message_at.get().gql()?))
         }),
         row("lastMessageText", &["last_message_text"], |t, _| {
-            Ok(opt_string(t.last_message_text.as_deref()))
+            Ok(opt_string(t.last_message_text.get().gql()?.as_deref()))
         }),
         row("unreadTeamCount", &["unread_team_count"], |t, _| {
-            Ok(of(&t.unread_team_count))
+            Ok(of(t.unread_team_count.get().gql()?))
         }),
         row("unreadCustomerCount", &["unread_customer_count"], |t, _| {
-            Ok(of(&t.unread_customer_count))
+            Ok(of(t.unread_customer_count.get().gql()?))
         }),
         row("sessionId", &["session_id"], |t, _| {
-            Ok(opt_string(t.session_id.as_deref()))
+            Ok(opt_string(t.session_id.get().gql()?.as_deref()))
         }),
         row("sessionContext", &["session_context"], |t, _| {
-            json(&t.session_context)
+            json(t.session_context.get().gql()?)
         }),
         sorted(
             "slaDueAt",
             &["sla_due_at"],
-            |t, _| Ok(of(&t.sla_due_at)),
+            |t, _| Ok(of(t.sla_due_at.get().gql()?)),
             TicketOrderField::SlaDueAt,
             SortKey::Time {
-                value: |t| t.sla_due_at,
+                value: |t| t.sla_due_at.value(),
                 nullable: true,
             },
         ),
         sorted(
             "snoozedUntil",
             &["snoozed_until"],
-            |t, _| Ok(of(&t.snoozed_until)),
+            |t, _| Ok(of(t.snoozed_until.get().gql()?)),
             TicketOrderField::SnoozedUntil,
             SortKey::Time {
-                value: |t| t.snoozed_until,
+                value: |t| t.snoozed_until.value(),
                 nullable: true,
             },
         ),
         row("slackChannelId", &["slack_channel_id"], |t, _| {
-            Ok(opt_string(t.slack_channel_id.as_deref()))
+            Ok(opt_string(t.slack_channel_id.get().gql()?.as_deref()))
         }),
         row("slackThreadTs", &["slack_thread_ts"], |t, _| {
-            Ok(opt_string(t.slack_thread_ts.as_deref()))
+            Ok(opt_string(t.slack_thread_ts.get().gql()?.as_deref()))
         }),
         row("slackTeamId", &["slack_team_id"], |t, _| {
-            Ok(opt_string(t.slack_team_id.as_deref()))
+            Ok(opt_string(t.slack_team_id.get().gql()?.as_deref()))
         }),
         row("emailSubject", &["email_subject"], |t, _| {
-            Ok(opt_string(t.email_subject.as_deref()))
+            Ok(opt_string(t.email_subject.get().gql()?.as_deref()))
         }),
         row("emailFrom", &["email_from"], |t, _| {
             Ok(opt_string(t.email_from.as_deref()))
         }),
         row("ccParticipants", &["cc_participants"], |t, _| {
-            json(&t.cc_participants)
+            json(t.cc_participants.get().gql()?)
         }),
         // Rare in lists: async-graphql's resolver, ticket by ticket (through a loader).
         FieldRule {

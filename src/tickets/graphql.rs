@@ -10,6 +10,7 @@ use super::filter::TicketFilter;
 use super::messages::graphql::{ticket_messages, MessageConnection};
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
 use super::order::{Ordering, TicketOrder};
+use super::projection;
 use super::queries;
 use super::read_ahead::ReadAhead;
 use super::views;
@@ -35,8 +36,8 @@ impl Ticket {
     }
 
     /// The ticket's number, unique within the team and assigned on creation (1, 2, 3…).
-    async fn ticket_number(&self) -> i32 {
-        self.ticket_number
+    async fn ticket_number(&self) -> Result<i32> {
+        self.ticket_number.value().gql()
     }
 
     /// The channel the ticket came in through.
@@ -45,8 +46,8 @@ impl Ticket {
     }
 
     /// Where within its channel the ticket came from; null when the channel has no detail.
-    async fn channel_detail(&self) -> Option<ChannelDetail> {
-        self.channel_detail
+    async fn channel_detail(&self) -> Result<Option<ChannelDetail>> {
+        self.channel_detail.value().gql()
     }
 
     /// The customer's distinct id (the analytics identifier the person is found by).
@@ -55,23 +56,23 @@ impl Ticket {
     }
 
     /// Ticket status: new, open, pending, on_hold, or resolved.
-    async fn status(&self) -> TicketStatus {
-        self.status
+    async fn status(&self) -> Result<TicketStatus> {
+        self.status.value().gql()
     }
 
     /// Ticket priority: low, medium, or high. Null if unset.
-    async fn priority(&self) -> Option<TicketPriority> {
-        self.priority
+    async fn priority(&self) -> Result<Option<TicketPriority>> {
+        self.priority.value().gql()
     }
 
     /// Customer-provided traits such as name and email.
-    async fn anonymous_traits(&self) -> &RawJson {
-        &self.anonymous_traits
+    async fn anonymous_traits(&self) -> Result<&RawJson> {
+        self.anonymous_traits.get().gql()
     }
 
     /// Whether AI resolved the ticket without a human.
-    async fn ai_resolved(&self) -> bool {
-        self.ai_resolved
+    async fn ai_resolved(&self) -> Result<bool> {
+        self.ai_resolved.value().gql()
     }
 
     /// Why the ticket was escalated from AI to a human, if it was (internal: always null
@@ -80,84 +81,84 @@ impl Ticket {
         let rc = RequestContext::of(ctx)?;
         Ok(match rc.viewer.is_customer() {
             true => None,
-            false => self.escalation_reason.as_deref(),
+            false => self.escalation_reason.get().gql()?.as_deref(),
         })
     }
 
     /// When the ticket was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+    async fn created_at(&self) -> Result<DateTime<Utc>> {
+        self.created_at.value().gql()
     }
 
     /// When the ticket last changed (a new message counts as a change).
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
+    async fn updated_at(&self) -> Result<DateTime<Utc>> {
+        self.updated_at.value().gql()
     }
 
     /// Number of messages visible to the customer (private notes and deleted messages are
     /// not counted).
-    async fn message_count(&self) -> i32 {
-        self.message_count
+    async fn message_count(&self) -> Result<i32> {
+        self.message_count.value().gql()
     }
 
     /// When the newest counted message was sent.
-    async fn last_message_at(&self) -> Option<DateTime<Utc>> {
-        self.last_message_at
+    async fn last_message_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.last_message_at.value().gql()
     }
 
     /// The first 500 characters of the newest counted message.
-    async fn last_message_text(&self) -> Option<&str> {
-        self.last_message_text.as_deref()
+    async fn last_message_text(&self) -> Result<Option<&str>> {
+        Ok(self.last_message_text.get().gql()?.as_deref())
     }
 
     /// Customer messages the team has not read yet.
-    async fn unread_team_count(&self) -> i32 {
-        self.unread_team_count
+    async fn unread_team_count(&self) -> Result<i32> {
+        self.unread_team_count.value().gql()
     }
 
     /// Team and AI messages the customer has not read yet.
-    async fn unread_customer_count(&self) -> i32 {
-        self.unread_customer_count
+    async fn unread_customer_count(&self) -> Result<i32> {
+        self.unread_customer_count.value().gql()
     }
 
     /// The analytics session the ticket was opened from.
-    async fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
+    async fn session_id(&self) -> Result<Option<&str>> {
+        Ok(self.session_id.get().gql()?.as_deref())
     }
 
     /// Session context captured when the ticket was created (replay URL, current URL…).
-    async fn session_context(&self) -> &RawJson {
-        &self.session_context
+    async fn session_context(&self) -> Result<&RawJson> {
+        self.session_context.get().gql()
     }
 
     /// SLA deadline set via workflows. Null means no SLA.
-    async fn sla_due_at(&self) -> Option<DateTime<Utc>> {
-        self.sla_due_at
+    async fn sla_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.sla_due_at.value().gql()
     }
 
     /// Until when the ticket is snoozed (on hold); it reopens by itself afterwards.
-    async fn snoozed_until(&self) -> Option<DateTime<Utc>> {
-        self.snoozed_until
+    async fn snoozed_until(&self) -> Result<Option<DateTime<Utc>>> {
+        self.snoozed_until.value().gql()
     }
 
     /// The Slack channel of a Slack ticket.
-    async fn slack_channel_id(&self) -> Option<&str> {
-        self.slack_channel_id.as_deref()
+    async fn slack_channel_id(&self) -> Result<Option<&str>> {
+        Ok(self.slack_channel_id.get().gql()?.as_deref())
     }
 
     /// The Slack thread (its timestamp) of a Slack ticket.
-    async fn slack_thread_ts(&self) -> Option<&str> {
-        self.slack_thread_ts.as_deref()
+    async fn slack_thread_ts(&self) -> Result<Option<&str>> {
+        Ok(self.slack_thread_ts.get().gql()?.as_deref())
     }
 
     /// The Slack workspace of a Slack ticket.
-    async fn slack_team_id(&self) -> Option<&str> {
-        self.slack_team_id.as_deref()
+    async fn slack_team_id(&self) -> Result<Option<&str>> {
+        Ok(self.slack_team_id.get().gql()?.as_deref())
     }
 
     /// The subject of an email ticket.
-    async fn email_subject(&self) -> Option<&str> {
-        self.email_subject.as_deref()
+    async fn email_subject(&self) -> Result<Option<&str>> {
+        Ok(self.email_subject.get().gql()?.as_deref())
     }
 
     /// The sender of an email ticket.
@@ -166,13 +167,13 @@ impl Ticket {
     }
 
     /// People copied on an email ticket.
-    async fn cc_participants(&self) -> &RawJson {
-        &self.cc_participants
+    async fn cc_participants(&self) -> Result<&RawJson> {
+        self.cc_participants.get().gql()
     }
 
     /// The address an email ticket was sent to (the team's email channel).
     async fn email_to(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let Some(channel_id) = self.email_channel_id else {
+        let Some(channel_id) = self.email_channel_id.value().gql()? else {
             return Ok(None);
         };
         let rc = RequestContext::of(ctx)?;
@@ -245,15 +246,16 @@ impl TicketQuery {
     ) -> Result<Option<Ticket>> {
         let rc = RequestContext::of(ctx)?;
         let scope = TicketScope::of(rc.viewer);
+        let columns = projection::of_ticket(&ctx.look_ahead());
         let found = match (id, number) {
             (Some(id), None) => {
                 rc.db
-                    .run(move |conn| Ok(queries::find_by_id(conn, &scope, id)?))
+                    .run(move |conn| Ok(queries::find_by_id(conn, &scope, id, columns)?))
                     .await
             }
             (None, Some(number)) => {
                 rc.db
-                    .run(move |conn| Ok(queries::find_by_number(conn, &scope, number)?))
+                    .run(move |conn| Ok(queries::find_by_number(conn, &scope, number, columns)?))
                     .await
             }
             _ => Err(AppError::bad_input(
@@ -323,6 +325,8 @@ impl TicketQuery {
         );
         // What the page's tickets will ask their loaders for comes along in the same trip.
         let read_ahead = ReadAhead::of_connection(&ctx.look_ahead());
+        // Only the columns the selection needs (the page adds its ordering's).
+        let columns = projection::of_connection(&ctx.look_ahead());
         let (rows, more, primed) = rc
             .db
             .run(move |conn| {
@@ -332,6 +336,7 @@ impl TicketQuery {
                     &page_filter,
                     &page_ordering,
                     &page_request,
+                    columns,
                 )?;
                 let primed = read_ahead.fetch(conn, &page_scope, &rows)?;
                 Ok((rows, more, primed))
@@ -346,10 +351,12 @@ impl TicketQuery {
         let edges = rows
             .into_iter()
             .map(|ticket| {
-                let cursor = pagination::encode_cursor(&query_id, &ordering.position(&ticket));
-                Edge::new(cursor, ticket)
+                let position = ordering.position(&ticket)?;
+                let cursor = pagination::encode_cursor(&query_id, &position);
+                Ok(Edge::new(cursor, ticket))
             })
-            .collect();
+            .collect::<Result<_, AppError>>()
+            .gql()?;
         Ok(TicketConnection {
             page: Page {
                 edges,

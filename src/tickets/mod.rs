@@ -13,6 +13,7 @@ pub mod model;
 pub mod mutations;
 pub mod order;
 pub mod presence;
+pub mod projection;
 pub mod queries;
 pub mod read_ahead;
 pub mod search;

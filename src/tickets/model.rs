@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::projection::Column;
 use crate::db::json::RawJson;
 use crate::db::schema::tickets;
 use crate::persons::queries::PersonKey;
@@ -69,40 +70,66 @@ text_enum! {
     }
 }
 
-/// A ticket row. `widget_session_id` and the Teams routing ids are kept for the channels
+/// A ticket row: its keys (`id`, `team_id`, and what finds its person) always, the other
+/// columns as read (`Column`: see `projection`; a full read loads them all).
+/// `widget_session_id` and the Teams routing ids are kept for the channels
 /// but never exposed through the API.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub struct Ticket {
     pub id: Uuid,
     pub team_id: Uuid,
-    pub ticket_number: i32,
+    #[diesel(deserialize_as = i32)]
+    pub ticket_number: Column<i32>,
     pub channel_source: ChannelSource,
-    pub channel_detail: Option<ChannelDetail>,
+    #[diesel(deserialize_as = Option<ChannelDetail>)]
+    pub channel_detail: Column<Option<ChannelDetail>>,
     pub distinct_id: String,
-    pub status: TicketStatus,
-    pub priority: Option<TicketPriority>,
-    pub anonymous_traits: RawJson,
-    pub ai_resolved: bool,
-    pub escalation_reason: Option<String>,
-    pub unread_customer_count: i32,
-    pub unread_team_count: i32,
-    pub message_count: i32,
-    pub last_message_at: Option<DateTime<Utc>>,
-    pub last_message_text: Option<String>,
-    pub slack_channel_id: Option<String>,
-    pub slack_thread_ts: Option<String>,
-    pub slack_team_id: Option<String>,
-    pub email_channel_id: Option<Uuid>,
-    pub email_subject: Option<String>,
+    #[diesel(deserialize_as = TicketStatus)]
+    pub status: Column<TicketStatus>,
+    #[diesel(deserialize_as = Option<TicketPriority>)]
+    pub priority: Column<Option<TicketPriority>>,
+    #[diesel(deserialize_as = RawJson)]
+    pub anonymous_traits: Column<RawJson>,
+    #[diesel(deserialize_as = bool)]
+    pub ai_resolved: Column<bool>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub escalation_reason: Column<Option<String>>,
+    #[diesel(deserialize_as = i32)]
+    pub unread_customer_count: Column<i32>,
+    #[diesel(deserialize_as = i32)]
+    pub unread_team_count: Column<i32>,
+    #[diesel(deserialize_as = i32)]
+    pub message_count: Column<i32>,
+    #[diesel(deserialize_as = Option<DateTime<Utc>>)]
+    pub last_message_at: Column<Option<DateTime<Utc>>>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub last_message_text: Column<Option<String>>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub slack_channel_id: Column<Option<String>>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub slack_thread_ts: Column<Option<String>>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub slack_team_id: Column<Option<String>>,
+    #[diesel(deserialize_as = Option<Uuid>)]
+    pub email_channel_id: Column<Option<Uuid>>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub email_subject: Column<Option<String>>,
     pub email_from: Option<String>,
-    pub cc_participants: RawJson,
-    pub session_id: Option<String>,
-    pub session_context: RawJson,
-    pub sla_due_at: Option<DateTime<Utc>>,
-    pub snoozed_until: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[diesel(deserialize_as = RawJson)]
+    pub cc_participants: Column<RawJson>,
+    #[diesel(deserialize_as = Option<String>)]
+    pub session_id: Column<Option<String>>,
+    #[diesel(deserialize_as = RawJson)]
+    pub session_context: Column<RawJson>,
+    #[diesel(deserialize_as = Option<DateTime<Utc>>)]
+    pub sla_due_at: Column<Option<DateTime<Utc>>>,
+    #[diesel(deserialize_as = Option<DateTime<Utc>>)]
+    pub snoozed_until: Column<Option<DateTime<Utc>>>,
+    #[diesel(deserialize_as = DateTime<Utc>)]
+    pub created_at: Column<DateTime<Utc>>,
+    #[diesel(deserialize_as = DateTime<Utc>)]
+    pub updated_at: Column<DateTime<Utc>>,
 }
 
 impl Ticket {

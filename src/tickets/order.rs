@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::fields::{sort_of, Sort, SortKey};
 use super::model::Ticket;
+use super::projection::Columns;
 use crate::db::schema::tickets;
 use crate::db::sql::trusted;
 use crate::error::AppError;
@@ -112,16 +113,22 @@ impl Ordering {
     }
 
     /// The cursor position of a row: its sort values (null for a missing time) and id.
-    pub fn position(&self, ticket: &Ticket) -> Position {
-        let values: Vec<Value> = self
+    pub fn position(&self, ticket: &Ticket) -> Result<Position, AppError> {
+        let values = self
             .sorts
             .iter()
             .map(|sort| sort_value(sort, ticket))
-            .collect();
-        Position {
+            .collect::<Result<Vec<Value>, AppError>>()?;
+        Ok(Position {
             key: Value::Array(values),
             id: ticket.id,
-        }
+        })
+    }
+
+    /// The columns a page must read to give its rows cursors (the sort keys; the id is a
+    /// key of every row).
+    pub fn columns(&self) -> Columns {
+        Columns::named(self.sorts.iter().map(|sort| sort.column))
     }
 
     /// Whether a cursor position has this ordering's shape (else it came from elsewhere).
@@ -309,11 +316,11 @@ fn micros(time: Option<DateTime<Utc>>) -> Value {
     time.map_or(Value::Null, |t| json!(t.timestamp_micros()))
 }
 
-fn sort_value(sort: &Sort, ticket: &Ticket) -> Value {
-    match sort.key {
-        SortKey::Time { value, .. } => micros(value(ticket)),
-        SortKey::UniqueNumber(value) => json!(value(ticket)),
-    }
+fn sort_value(sort: &Sort, ticket: &Ticket) -> Result<Value, AppError> {
+    Ok(match sort.key {
+        SortKey::Time { value, .. } => micros(value(ticket)?),
+        SortKey::UniqueNumber(value) => json!(value(ticket)?),
+    })
 }
 
 /// A cursor value, ready to compare against its term's expression.

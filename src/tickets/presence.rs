@@ -14,6 +14,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
+use super::projection::Columns;
 use super::queries;
 use crate::auth::viewer::Scope;
 use crate::auth::{TicketScope, Viewer};
@@ -203,7 +204,7 @@ impl PresenceMutation {
         };
         rc.db
             .run(move |conn| {
-                queries::find_by_id(conn, &scope, ticket_id)?
+                queries::find_by_id(conn, &scope, ticket_id, Columns::keys())?
                     .ok_or(AppError::NotFound("ticket"))?;
                 Ok(announce(conn, &signal)?)
             })
@@ -227,7 +228,8 @@ pub async fn subscribe(
     let scope = TicketScope::of(rc.viewer);
     rc.db
         .run(move |conn| {
-            queries::find_by_id(conn, &scope, ticket_id)?.ok_or(AppError::NotFound("ticket"))
+            queries::find_by_id(conn, &scope, ticket_id, Columns::keys())?
+                .ok_or(AppError::NotFound("ticket"))
         })
         .await
         .gql()?;

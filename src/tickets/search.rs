@@ -21,9 +21,16 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Text};
 use uuid::Uuid;
 
+use super::projection::Columns;
 use crate::auth::TicketScope;
 use crate::db::schema::tickets;
 use crate::db::sql::{trusted, Trusted};
+
+/// The columns [`Windowed`] tests on its derived table (besides the keys): its inner
+/// query must select them whatever the page's own selection.
+pub fn row_columns() -> Columns {
+    Columns::named(["anonymous_traits", "email_subject"])
+}
 
 /// `%text%` for ILIKE, with the user's own `%`, `_` and `\` taken literally.
 pub fn like_pattern(text: &str) -> String {

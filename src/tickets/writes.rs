@@ -8,6 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{ChannelDetail, ChannelSource, Ticket, TicketPriority, TicketStatus};
+use super::projection::NotLoaded;
 use crate::auth::TicketScope;
 use crate::db::schema::{email_channels, messages, tags, ticket_activities, ticket_tags, tickets};
 use crate::db::sql::trusted;
@@ -254,15 +255,19 @@ pub fn update(
     let tags = validate_patch(patch)?;
     let (ticket, clock) = lock(conn, &TicketScope::team(team_id), id)?;
     if let Some(expected) = expected_updated_at {
-        if expected.timestamp_micros() != ticket.updated_at.timestamp_micros() {
+        let updated_at = ticket.updated_at.value()?;
+        if expected.timestamp_micros() != updated_at.timestamp_micros() {
             return Err(AppError::Conflict(format!(
                 "the ticket changed at {} (you expected {}): read it again",
-                ticket.updated_at.to_rfc3339(),
+                updated_at.to_rfc3339(),
                 expected.to_rfc3339()
             )));
         }
     }
-    let status = patch.status.or_else(|| snooze_status(&ticket, patch));
+    let status = match patch.status {
+        Some(status) => Some(status),
+        None => snooze_status(&ticket, patch)?,
+    };
     let changes = TicketChanges {
         status: status.map(TicketStatus::as_db),
         priority: patch.priority.map(|p| p.map(TicketPriority::as_db)),
@@ -271,7 +276,7 @@ pub fn update(
         escalation_reason: patch.escalation_reason.clone(),
         sla_due_at: patch.sla_due_at,
         snoozed_until: patch.snoozed_until,
-        updated_at: Some(change_time(ticket.updated_at, clock)),
+        updated_at: Some(change_time(ticket.updated_at.value()?, clock)),
     };
     let updated: Ticket = diesel::update(tickets::table.find(id))
         .set(&changes)
@@ -287,12 +292,12 @@ pub fn update(
 
 /// Snoozing (null → a time) puts the ticket on hold; clearing the snooze reopens it —
 /// unless the same change sets a status explicitly.
-fn snooze_status(ticket: &Ticket, patch: &TicketPatch) -> Option<TicketStatus> {
-    match (ticket.snoozed_until, patch.snoozed_until) {
+fn snooze_status(ticket: &Ticket, patch: &TicketPatch) -> Result<Option<TicketStatus>, NotLoaded> {
+    Ok(match (ticket.snoozed_until.value()?, patch.snoozed_until) {
         (None, Some(Some(_))) => Some(TicketStatus::OnHold),
         (Some(_), Some(None)) => Some(TicketStatus::Open),
         _ => None,
-    }
+    })
 }
 
 /// Status and priority changes are what automation reacts to: log them.
@@ -302,34 +307,37 @@ pub(super) fn record_changes(
     after: &Ticket,
     actor: Option<Uuid>,
 ) -> QueryResult<()> {
-    if before.status != after.status {
+    let (status_before, status_after) = (before.status.value()?, after.status.value()?);
+    if status_before != status_after {
         record_activity(
             conn,
             after.team_id,
             after.id,
             "status_changed",
             actor,
-            json!({ "from": before.status, "to": after.status }),
+            json!({ "from": status_before, "to": status_after }),
         )?;
     }
-    if before.priority != after.priority {
+    let (priority_before, priority_after) = (before.priority.value()?, after.priority.value()?);
+    if priority_before != priority_after {
         record_activity(
             conn,
             after.team_id,
             after.id,
             "priority_changed",
             actor,
-            json!({ "from": before.priority, "to": after.priority }),
+            json!({ "from": priority_before, "to": priority_after }),
         )?;
     }
-    if before.snoozed_until.is_none() && after.snoozed_until.is_some() {
+    let snoozed_until = after.snoozed_until.value()?;
+    if before.snoozed_until.get()?.is_none() && snoozed_until.is_some() {
         record_activity(
             conn,
             after.team_id,
             after.id,
             "snoozed",
             actor,
-            json!({ "until": after.snoozed_until }),
+            json!({ "until": snoozed_until }),
         )?;
     }
     Ok(())

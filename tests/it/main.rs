@@ -28,6 +28,7 @@ mod node_clients;
 mod persisted;
 mod pgbouncer;
 mod presence;
+mod projection;
 mod relay;
 mod replicas;
 mod resume;

@@ -16,6 +16,7 @@ use crate::graphql::lists::{fail_all, nested, report, ListObject, ObjectList, Pa
 use crate::graphql::loaders::load_all;
 use crate::graphql::pagination::{self, Direction, Position};
 use crate::tickets::loaders::TicketById;
+use crate::tickets::projection;
 use crate::tickets::Ticket;
 use crate::users::loaders::UserById;
 use crate::users::User;
@@ -68,8 +69,9 @@ impl Message {
     /// The ticket it belongs to.
     async fn ticket(&self, ctx: &Context<'_>) -> Result<Ticket> {
         let rc = RequestContext::of(ctx)?;
+        let columns = projection::of_ticket(&ctx.look_ahead());
         rc.loaders
-            .load_one(TicketById(self.ticket_id))
+            .load_one(TicketById(self.ticket_id, columns))
             .await
             .gql()?
             .ok_or(AppError::NotFound("ticket"))
@@ -140,14 +142,16 @@ fn tickets<'a>(
     fields: &'a [Context<'a>],
 ) -> BoxFuture<'a, Vec<Option<Value>>> {
     Box::pin(async move {
-        let keys = messages.iter().map(|m| TicketById(m.ticket_id));
+        // Every message's `ticket` has the same selection.
+        let columns = projection::of_ticket(&fields[0].look_ahead());
+        let keys = messages.iter().map(|m| TicketById(m.ticket_id, columns));
         let found = match load_all(&fields[0], keys).await {
             Ok(found) => found,
             Err(error) => return fail_all(fields, error),
         };
         let tickets: Vec<Option<&Ticket>> = messages
             .iter()
-            .map(|m| found.get(&TicketById(m.ticket_id)))
+            .map(|m| found.get(&TicketById(m.ticket_id, columns)))
             .collect();
         let mut values = nested(fields, &tickets).await;
         for ((ticket, value), field) in tickets.iter().zip(&mut values).zip(fields) {

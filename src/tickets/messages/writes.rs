@@ -93,7 +93,7 @@ fn count_new_message(
             tickets::message_count.eq(tickets::message_count + 1),
             tickets::last_message_at.eq(at),
             tickets::last_message_text.eq(validate::preview(&message.content)),
-            tickets::updated_at.eq(change_time(ticket.updated_at, at)),
+            tickets::updated_at.eq(change_time(ticket.updated_at.value()?, at)),
             tickets::unread_team_count.eq(tickets::unread_team_count + team_unread),
             tickets::unread_customer_count.eq(tickets::unread_customer_count + customer_unread),
         ))
@@ -184,10 +184,10 @@ fn recount(
             tickets::message_count.eq(count as i32),
             tickets::last_message_at.eq(last.as_ref().map(|(at, _)| *at)),
             tickets::last_message_text.eq(last.as_ref().map(|(_, text)| validate::preview(text))),
-            tickets::unread_team_count.eq((ticket.unread_team_count - team_less).max(0)),
+            tickets::unread_team_count.eq((ticket.unread_team_count.value()? - team_less).max(0)),
             tickets::unread_customer_count
-                .eq((ticket.unread_customer_count - customer_less).max(0)),
-            tickets::updated_at.eq(change_time(ticket.updated_at, clock)),
+                .eq((ticket.unread_customer_count.value()? - customer_less).max(0)),
+            tickets::updated_at.eq(change_time(ticket.updated_at.value()?, clock)),
         ))
         .execute(conn)
         .map(|_| ())

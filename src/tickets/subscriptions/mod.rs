@@ -18,6 +18,7 @@ use super::filter::TicketFilter;
 use super::messages::writes as messages;
 use super::messages::Message;
 use super::presence::{self, TicketPresence};
+use super::projection::Columns;
 use super::views;
 use super::{queries as tickets, Ticket};
 use crate::auth::{TicketScope, Viewer};
@@ -209,7 +210,8 @@ impl SubscriptionRoot {
         let feed = Feed::open(&sub, key, after.as_deref()).await?;
         sub.db
             .run(move |conn| {
-                tickets::find_by_id(conn, &scope, ticket_id)?.ok_or(AppError::NotFound("ticket"))
+                tickets::find_by_id(conn, &scope, ticket_id, Columns::keys())?
+                    .ok_or(AppError::NotFound("ticket"))
             })
             .await
             .gql()?;
