@@ -221,16 +221,24 @@ async fn a_database_crash_under_load_is_clean_and_recovers_on_both_replicas() {
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
 
     // Each live subscriber: every stored message once, in commit order (it may lag).
+    // (From the warm-up message it heard first: earlier warm-ups came before it listened.)
     for (replica, heard) in hearing.iter().enumerate() {
+        let first = heard.lock().expect("lock").messages[0].clone();
+        let from = stored
+            .iter()
+            .position(|message| *message == first)
+            .expect("the first message heard is stored");
+        let expected = &stored[from..];
         let deadline = Instant::now() + Duration::from_secs(20);
-        while heard.lock().expect("lock").messages.len() < stored.len() && Instant::now() < deadline
+        while heard.lock().expect("lock").messages.len() < expected.len()
+            && Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let heard = heard.lock().expect("lock");
         assert_eq!(heard.ended, None, "replica {replica}'s subscription ended");
         assert_eq!(
-            heard.messages, stored,
+            heard.messages, expected,
             "replica {replica}'s subscriber against the stored messages"
         );
     }
@@ -369,15 +377,36 @@ async fn listen(
         send(&mut socket, subscribe("m", &message_added(ticket, None))).await;
         sockets.push(socket);
     }
-    client
-        .data(SEND, json!({ "t": ticket, "c": "warm-up" }))
-        .await;
+    // A subscription gives no sign that it listens: warm-up messages until each socket has
+    // received one (on a loaded machine the first may come before a subscription is in).
+    let mut firsts: Vec<Option<String>> = vec![None; sockets.len()];
+    for attempt in 0..50 {
+        client
+            .data(
+                SEND,
+                json!({ "t": ticket, "c": format!("warm-up {attempt}") }),
+            )
+            .await;
+        for (socket, first) in sockets.iter_mut().zip(firsts.iter_mut()) {
+            if first.is_some() {
+                continue;
+            }
+            let waited =
+                tokio::time::timeout(Duration::from_millis(300), next_payload(socket, "m"));
+            if let Ok(payload) = waited.await {
+                let content = payload["data"]["messageAdded"]["content"].as_str();
+                *first = Some(content.unwrap_or_default().to_string());
+            }
+        }
+        if firsts.iter().all(Option::is_some) {
+            break;
+        }
+    }
     let mut hearing = Vec::new();
-    for mut socket in sockets {
-        let first = next_payload(&mut socket, "m").await;
-        let content = first["data"]["messageAdded"]["content"].as_str();
+    for (socket, first) in sockets.into_iter().zip(firsts) {
+        let first = first.expect("every subscriber heard a warm-up message");
         let heard = Arc::new(Mutex::new(Heard {
-            messages: vec![content.unwrap_or_default().to_string()],
+            messages: vec![first],
             ended: None,
         }));
         tokio::spawn(hear(socket, heard.clone()));
