@@ -3,41 +3,18 @@
 //! `browser-lib.mjs`). Each script checks that no request leaves 127.0.0.1 and prints a
 //! `NODE_JSON` summary; a script that stops early reports too few passed checks.
 
-use std::process::Command;
-
-use serde_json::Value;
 use ticketgate::auth::viewer::Scope;
 
-use crate::graphql_http::node_modules;
+use crate::helpers::node::run_checks;
 use crate::helpers::{self, browser, fixtures, test_db, TestServer};
 
-/// Runs `script` in `tests/node` with `env`; asserts that every check passed and that at
-/// least `min_passed` ran.
+/// Runs `script` in `tests/node` with `env` and the browser; asserts that every check
+/// passed and that at least `min_passed` ran.
 fn run_script(script: &str, env: &[(&str, &str)], min_passed: u64) {
-    let dir = node_modules();
-    let chromium = browser::chromium();
-    let started = std::time::Instant::now();
-    let output = Command::new("node")
-        .arg(script)
-        .current_dir(dir)
-        .env("CHROMIUM", chromium)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap_or_else(|err| panic!("run node {script}: {err}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{script} took {:?}\n{stdout}", started.elapsed());
-    let summary: Value = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("NODE_JSON "))
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_else(|| panic!("no summary from {script}:\n{stdout}\n{stderr}"));
-    assert_eq!(summary["failed"], 0, "\n{stdout}\n{stderr}");
-    assert!(output.status.success(), "\n{stdout}\n{stderr}");
-    assert!(
-        summary["passed"].as_u64() >= Some(min_passed),
-        "{script} stopped early:\n{stdout}\n{stderr}"
-    );
+    let chromium = browser::chromium().display().to_string();
+    let mut env = env.to_vec();
+    env.push(("CHROMIUM", &chromium));
+    run_checks(script, &env, min_passed);
 }
 
 #[test]

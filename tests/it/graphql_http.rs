@@ -1,41 +1,13 @@
 //! Conformance with the GraphQL-over-HTTP spec, audited by the graphql-http npm package
 //! (`tests/node/audit.mjs`) against a real server, and the SDL checked by graphql-js.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use ticketgate::auth::viewer::Scope;
 
+use crate::helpers::node::node_modules;
 use crate::helpers::{self, fixtures, test_db, TestServer};
-
-fn node_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node")
-}
-
-/// Installs the pinned npm packages once per run (`npm ci`: exactly the lockfile).
-pub fn node_modules() -> &'static Path {
-    static READY: OnceLock<PathBuf> = OnceLock::new();
-    READY.get_or_init(|| {
-        let dir = node_dir();
-        let stamp = dir.join("node_modules/.package-lock.json");
-        let lock = dir.join("package-lock.json");
-        let fresh = std::fs::metadata(&stamp)
-            .and_then(|s| s.modified())
-            .ok()
-            .zip(std::fs::metadata(&lock).and_then(|l| l.modified()).ok())
-            .is_some_and(|(stamp, lock)| stamp >= lock);
-        if !fresh {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm is needed for the GraphQL-over-HTTP audit (install Node.js 20+)");
-            assert!(status.success(), "npm ci failed in tests/node");
-        }
-        dir
-    })
-}
 
 #[test]
 fn graphql_over_http_audit_has_no_must_failures() {

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
 
-use crate::graphql_http::node_modules;
+use crate::helpers::node::node_modules;
 use crate::helpers::server::{customer_token, TestServer};
 use crate::helpers::{self, fixtures, test_db};
 

@@ -2,8 +2,6 @@
 //! unknown → `PersistedQueryNotFound`; hash and query → checked, run and registered; hash
 //! only → run. Registered queries live in Postgres, per team, shared by every replica.
 
-use std::process::Command;
-
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -12,6 +10,7 @@ use ticketgate::auth::viewer::Scope;
 use ticketgate::graphql::persisted::{sha256_hex, MAX_PER_TEAM};
 use uuid::Uuid;
 
+use crate::helpers::node::run_checks;
 use crate::helpers::replica::Replica;
 use crate::helpers::{self, fixtures, test_db, TestDb, TestServer};
 
@@ -337,30 +336,18 @@ async fn failed_requests_are_not_registered_and_each_team_has_a_bound() {
 /// queries, and the normalized cache after a persisted mutation.
 #[test]
 fn apollo_clients_persisted_query_link_works_against_two_replicas() {
-    let dir = crate::graphql_http::node_modules();
     let db = test_db();
     let team = fixtures::team(&mut db.conn(), "acme");
     fixtures::tickets(&mut db.conn(), team, 5);
     let key = helpers::create_key(&db.url, team, &[Scope::Read, Scope::Write]);
     let [a, b] = [Replica::spawn(&db.url, &[]), Replica::spawn(&db.url, &[])];
-    let output = Command::new("node")
-        .arg("apollo.mjs")
-        .current_dir(dir)
-        .env("HTTP_A", a.graphql())
-        .env("HTTP_B", b.graphql())
-        .env("KEY", &key)
-        .output()
-        .expect("run node apollo.mjs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary: Value = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("NODE_JSON "))
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_else(|| panic!("no summary from apollo.mjs:\n{stdout}\n{stderr}"));
-    assert_eq!(summary["failed"], 0, "\n{stdout}\n{stderr}");
-    assert_eq!(summary["passed"], 4, "\n{stdout}");
-    assert!(output.status.success(), "\n{stdout}\n{stderr}");
+    let (http_a, http_b) = (a.graphql(), b.graphql());
+    let env = [
+        ("HTTP_A", http_a.as_str()),
+        ("HTTP_B", http_b.as_str()),
+        ("KEY", key.as_str()),
+    ];
+    run_checks("apollo.mjs", &env, 4);
     // Inbox, One and the mutation: registered once each, for the team.
     assert_eq!(registered(&db, team), 3);
 }

@@ -3,13 +3,12 @@
 //! does not exist), in a constant number of statements; and relay-compiler accepts
 //! `@refetchable` fragments on Ticket and Message, refetched by relay-runtime.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
 use ticketgate::auth::viewer::Scope;
 use uuid::Uuid;
 
 use crate::helpers::fixtures::{self, MessageSpec, TicketSpec};
+use crate::helpers::node::run_checks;
 use crate::helpers::replica::Replica;
 use crate::helpers::server::customer_token;
 use crate::helpers::{self, test_db, TestDb, TestServer};
@@ -270,7 +269,6 @@ async fn statements(server: &TestServer) -> u64 {
 /// (`tests/node/relay.mjs`).
 #[test]
 fn relay_compiles_refetchable_fragments_and_refetches_by_node() {
-    let dir = crate::graphql_http::node_modules();
     let w = world();
     let key = helpers::create_key(&w.db.url, w.team, &[Scope::Read]);
     for _ in 0..4 {
@@ -278,24 +276,14 @@ fn relay_compiles_refetchable_fragments_and_refetches_by_node() {
     }
     let server = Replica::spawn(&w.db.url, &[]);
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
-    let output = Command::new("node")
-        .arg("relay.mjs")
-        .current_dir(dir)
-        .env("HTTP", server.graphql())
-        .env("KEY", &key)
-        .env("TICKET", w.alice_ticket.to_string())
-        .env("MESSAGE", w.reply.to_string())
-        .env("SCHEMA", schema)
-        .output()
-        .expect("run node relay.mjs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary: Value = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("NODE_JSON "))
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_else(|| panic!("no summary from relay.mjs:\n{stdout}\n{stderr}"));
-    assert_eq!(summary["failed"], 0, "\n{stdout}\n{stderr}");
-    assert_eq!(summary["passed"], 4, "\n{stdout}");
-    assert!(output.status.success(), "\n{stdout}\n{stderr}");
+    let (http, schema) = (server.graphql(), schema.display().to_string());
+    let (ticket, message) = (w.alice_ticket.to_string(), w.reply.to_string());
+    let env = [
+        ("HTTP", http.as_str()),
+        ("KEY", key.as_str()),
+        ("TICKET", ticket.as_str()),
+        ("MESSAGE", message.as_str()),
+        ("SCHEMA", schema.as_str()),
+    ];
+    run_checks("relay.mjs", &env, 4);
 }

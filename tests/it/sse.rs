@@ -3,7 +3,6 @@
 //! resume of `messageAdded` from the outbox, the per-key stream cap, the server's stop, and
 //! graphql-sse's own client in both modes (`tests/node/sse.mjs`).
 
-use std::process::Command;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -13,6 +12,7 @@ use ticketgate::auth::viewer::Scope;
 use uuid::Uuid;
 
 use crate::helpers::fixtures::{self, TicketSpec};
+use crate::helpers::node::run_checks;
 use crate::helpers::replica::Replica;
 use crate::helpers::{self, test_db, Client, TestDb, TestServer};
 
@@ -454,27 +454,15 @@ async fn streams_count_against_the_keys_connection_cap_and_end_when_the_server_s
 /// and a subscription dropped with its stream resumes from its last `eventPosition`.
 #[test]
 fn graphql_sse_client_receives_messages_in_both_modes() {
-    let dir = crate::graphql_http::node_modules();
     let w = world();
     let replica = Replica::spawn(&w.db.url, &[]);
-    let output = Command::new("node")
-        .arg("sse.mjs")
-        .current_dir(dir)
-        .env("HTTP", replica.graphql())
-        .env("KEY", &w.key)
-        .env("TICKET", w.ticket.to_string())
-        .output()
-        .expect("run node sse.mjs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary: Value = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("NODE_JSON "))
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_else(|| panic!("no summary from sse.mjs:\n{stdout}\n{stderr}"));
-    assert_eq!(summary["failed"], 0, "\n{stdout}\n{stderr}");
-    assert_eq!(summary["passed"], 3, "\n{stdout}");
-    assert!(output.status.success(), "\n{stdout}\n{stderr}");
+    let (http, ticket) = (replica.graphql(), w.ticket.to_string());
+    let env = [
+        ("HTTP", http.as_str()),
+        ("KEY", w.key.as_str()),
+        ("TICKET", ticket.as_str()),
+    ];
+    run_checks("sse.mjs", &env, 3);
 }
 
 /// A client that never reads: the stream's queue stays small, and after the send timeout

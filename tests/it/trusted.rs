@@ -307,27 +307,19 @@ async fn in_allow_mode_documents_run_by_id_beside_any_operation() {
 #[test]
 fn codegen_types_and_persisted_documents_work_end_to_end() {
     use crate::helpers::replica::Replica;
-    let dir = crate::graphql_http::node_modules();
     let db = test_db();
     let team = fixtures::team(&mut db.conn(), "acme");
     fixtures::tickets(&mut db.conn(), team, 3);
     let key = helpers::create_key(&db.url, team, &[Scope::Read]);
     let manifest = tempfile::NamedTempFile::new().unwrap();
     let open = Replica::spawn(&db.url, &[]);
-    let output = Command::new("node")
-        .arg("codegen.mjs")
-        .current_dir(dir)
-        .env("HTTP", open.graphql())
-        .env("KEY", &key)
-        .env("MANIFEST_OUT", manifest.path())
-        .output()
-        .expect("run node codegen.mjs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stdout.contains(r#"NODE_JSON {"passed":2,"failed":0"#),
-        "\n{stdout}\n{stderr}"
-    );
+    let (http, out) = (open.graphql(), manifest.path().display().to_string());
+    let env = [
+        ("HTTP", http.as_str()),
+        ("KEY", key.as_str()),
+        ("MANIFEST_OUT", out.as_str()),
+    ];
+    crate::helpers::node::run_checks("codegen.mjs", &env, 2);
     let pushed = push_file(&db, manifest.path());
     assert!(
         pushed.status.success(),

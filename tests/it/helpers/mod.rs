@@ -7,6 +7,7 @@ pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod fixtures;
+pub mod node;
 pub mod otlp;
 pub mod pgbouncer;
 pub mod replica;
