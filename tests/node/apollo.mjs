@@ -17,15 +17,11 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import apollo from '@apollo/client/core/core.cjs';
 import persisted from '@apollo/client/link/persisted-queries/persisted-queries.cjs';
+import { checks, env, expect, fatal } from './checks.mjs';
 
 const { ApolloClient, HttpLink, InMemoryCache, gql } = apollo;
 const { createPersistedQueryLink } = persisted;
 
-function fatal(message) {
-  console.error(`apollo: ${message}`);
-  process.exit(2);
-}
-const env = (name) => process.env[name] || fatal(`set ${name}`);
 const HTTP_A = env('HTTP_A');
 const HTTP_B = env('HTTP_B');
 const KEY = env('KEY');
@@ -77,20 +73,7 @@ const REOPEN = gql`
   }
 `;
 
-const results = [];
-async function check(name, run) {
-  try {
-    await run();
-    results.push({ name });
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    results.push({ name, reason: String(error?.stack ?? error) });
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-  }
-}
-function expect(condition, why) {
-  if (!condition) throw new Error(why);
-}
+const { check, finish } = checks('apollo');
 const shape = (sent) => sent.map(({ method, withQuery }) => `${method}${withQuery ? '+query' : ''}`);
 
 const a = client(HTTP_A);
@@ -158,10 +141,4 @@ await check('a mutation is persisted over POST and updates the normalized cache'
   expect(fresh.data.ticket.status === status, JSON.stringify(fresh.data));
 });
 
-const failures = results.filter((result) => result.reason);
-console.log(`NODE_JSON ${JSON.stringify({
-  passed: results.length - failures.length,
-  failed: failures.length,
-  failures,
-})}`);
-process.exit(failures.length ? 1 : 0);
+finish();

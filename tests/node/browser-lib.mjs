@@ -5,12 +5,9 @@
 
 import { chromium } from 'playwright-core';
 
-export function fatal(message) {
-  console.error(`browser: ${message}`);
-  process.exit(2);
-}
+import { env } from './checks.mjs';
 
-export const env = (name) => process.env[name] || fatal(`set ${name}`);
+export { checks, env, expect, fatal } from './checks.mjs';
 
 /** How long any one UI expectation may take before it fails (generous: CI is slow). */
 export const TIMEOUT_MS = 15_000;
@@ -76,29 +73,4 @@ export async function eventually(probe, ms = TIMEOUT_MS, what = 'condition') {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** Runs named checks in order; prints `ok`/`FAIL` lines and, at the end, the summary. */
-export function checks(script) {
-  const results = [];
-  return {
-    async check(name, body) {
-      try {
-        await body();
-        results.push({ name, ok: true });
-        console.log(`ok   ${name}`);
-      } catch (error) {
-        const reason = String(error?.stack ?? error);
-        results.push({ name, ok: false, reason });
-        console.log(`FAIL ${name}: ${reason}`);
-      }
-    },
-    finish() {
-      const failures = results.filter((r) => !r.ok).map(({ name, reason }) => ({ name, reason }));
-      const passed = results.length - failures.length;
-      console.log(`${script}: ${passed} passed, ${failures.length} failed`);
-      console.log(`NODE_JSON ${JSON.stringify({ passed, failed: failures.length, failures })}`);
-      process.exit(failures.length ? 1 : 0);
-    },
-  };
 }

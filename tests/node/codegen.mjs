@@ -15,31 +15,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '@graphql-codegen/cli';
+import { checks, env, expect, fatal } from './checks.mjs';
 
-function fatal(message) {
-  console.error(`codegen: ${message}`);
-  process.exit(2);
-}
-const env = (name) => process.env[name] || fatal(`set ${name}`);
 const HTTP = env('HTTP');
 const KEY = env('KEY');
 const MANIFEST_OUT = env('MANIFEST_OUT');
 const schema = { [HTTP]: { headers: { authorization: `Bearer ${KEY}` } } };
 
-const results = [];
-async function check(name, run) {
-  try {
-    await run();
-    results.push({ name });
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    results.push({ name, reason: String(error?.stack ?? error) });
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-  }
-}
-function expect(condition, why) {
-  if (!condition) throw new Error(why);
-}
+const { check, finish } = checks('codegen');
 
 await check('types are generated from the live endpoint', async () => {
   const [output] = await generate(
@@ -83,10 +66,4 @@ await check("the client preset's persisted-documents.json is generated", async (
   }
 });
 
-const failures = results.filter((result) => result.reason);
-console.log(`NODE_JSON ${JSON.stringify({
-  passed: results.length - failures.length,
-  failed: failures.length,
-  failures,
-})}`);
-process.exit(failures.length ? 1 : 0);
+finish();

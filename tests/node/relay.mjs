@@ -19,16 +19,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import relay from 'relay-runtime';
+import { checks, env, expect, fatal } from './checks.mjs';
 
 const { Environment, Network, RecordSource, Store, fetchQuery } = relay;
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 
-function fatal(message) {
-  console.error(`relay: ${message}`);
-  process.exit(2);
-}
-const env = (name) => process.env[name] || fatal(`set ${name}`);
 const HTTP = env('HTTP');
 const KEY = env('KEY');
 const TICKET = env('TICKET');
@@ -62,20 +58,7 @@ const SOURCES = {
     graphql\`query InboxListQuery { ...InboxList_query }\`;`,
 };
 
-const results = [];
-async function check(name, run) {
-  try {
-    await run();
-    results.push({ name });
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    results.push({ name, reason: String(error?.stack ?? error) });
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-  }
-}
-function expect(condition, why) {
-  if (!condition) throw new Error(why);
-}
+const { check, finish } = checks('relay');
 
 const project = mkdtempSync(join(tmpdir(), 'ticketgate-relay-'));
 const artifacts = join(project, '__generated__');
@@ -159,10 +142,4 @@ if (compiled) {
 }
 
 rmSync(project, { recursive: true, force: true });
-const failures = results.filter((result) => result.reason);
-console.log(`NODE_JSON ${JSON.stringify({
-  passed: results.length - failures.length,
-  failed: failures.length,
-  failures,
-})}`);
-process.exit(failures.length ? 1 : 0);
+finish();

@@ -11,31 +11,14 @@
 // Exit code 0 when every check passed, 1 otherwise, 2 when the script could not start.
 
 import { createClient } from 'graphql-sse';
+import { checks, env, expect, fatal } from './checks.mjs';
 
-function fatal(message) {
-  console.error(`sse: ${message}`);
-  process.exit(2);
-}
-const env = (name) => process.env[name] || fatal(`set ${name}`);
 const HTTP = env('HTTP');
 const KEY = env('KEY');
 const TICKET = env('TICKET');
 const headers = { authorization: `Bearer ${KEY}` };
 
-const results = [];
-async function check(name, run) {
-  try {
-    await run();
-    results.push({ name });
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    results.push({ name, reason: String(error?.stack ?? error) });
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-  }
-}
-function expect(condition, why) {
-  if (!condition) throw new Error(why);
-}
+const { check, finish } = checks('sse');
 
 let sent = 0;
 async function send(content) {
@@ -141,10 +124,4 @@ await check('a dropped stream resumes from the last eventPosition with nothing m
   }
 });
 
-const failures = results.filter((result) => result.reason);
-console.log(`NODE_JSON ${JSON.stringify({
-  passed: results.length - failures.length,
-  failed: failures.length,
-  failures,
-})}`);
-process.exit(failures.length ? 1 : 0);
+finish();

@@ -10,12 +10,8 @@
 import { Client, cacheExchange, fetchExchange, subscriptionExchange, gql } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { checks, env, expect, fatal } from './checks.mjs';
 
-function fatal(message) {
-  console.error(`urql: ${message}`);
-  process.exit(2);
-}
-const env = (name) => process.env[name] || fatal(`set ${name}`);
 const [HTTP, WS, key, TICKET] = ['HTTP', 'WS', 'KEY', 'TICKET'].map(env);
 
 // The README's set-up (plus `webSocketImpl`: Node has no global WebSocket before 22).
@@ -31,20 +27,7 @@ const client = new Client({
   })],
 });
 
-const results = [];
-async function check(name, run) {
-  try {
-    await run();
-    results.push({ name });
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    results.push({ name, reason: String(error?.stack ?? error) });
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-  }
-}
-function expect(condition, why) {
-  if (!condition) throw new Error(why);
-}
+const { check, finish } = checks('urql');
 const SEND = gql`mutation Send($t: UUID!, $c: String!) { sendMessage(ticketId: $t, content: $c) { id content } }`;
 
 await check('a query and a mutation over fetch', async () => {
@@ -73,6 +56,4 @@ await check('a subscription over graphql-ws', async () => {
   }
 });
 
-const failures = results.filter((result) => result.reason);
-console.log(`NODE_JSON ${JSON.stringify({ passed: results.length - failures.length, failed: failures.length, failures })}`);
-process.exit(failures.length ? 1 : 0);
+finish();
