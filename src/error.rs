@@ -80,6 +80,17 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// The error as a whole request's one GraphQL error (no position): its code and
+    /// extensions, as resolvers report it.
+    pub fn to_server_error(&self) -> async_graphql::ServerError {
+        let coded = self.extend();
+        let mut error = async_graphql::ServerError::new(coded.message, None);
+        error.extensions = coded.extensions;
+        error
+    }
+}
+
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         self.log();

@@ -96,12 +96,7 @@ impl TrustedDocuments {
                  id (`documentId`) or its exact text",
                 None,
             )),
-            Err(err) => {
-                let coded = async_graphql::ErrorExtensions::extend(&err);
-                let mut error = ServerError::new(coded.message, None);
-                error.extensions = coded.extensions;
-                Err(error)
-            }
+            Err(err) => Err(err.to_server_error()),
         }
     }
 

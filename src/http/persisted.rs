@@ -109,10 +109,7 @@ async fn trusted_document(state: &AppState, id: &str) -> Result<std::sync::Arc<s
 }
 
 fn coded(err: AppError) -> ServerError {
-    let coded = async_graphql::ErrorExtensions::extend(&err);
-    let mut error = ServerError::new(coded.message, None);
-    error.extensions = coded.extensions;
-    error
+    err.to_server_error()
 }
 
 /// Registers a query that ran (for every replica), and caches it here. A failure to
