@@ -47,6 +47,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import chart  # noqa: E402
+import mixed  # noqa: E402
 import scenarios as sc  # noqa: E402
 
 WORK = BENCH / ".work"
@@ -1275,6 +1276,8 @@ def markdown(results):
             )
         elif s.get("name") == "fanout":
             lines += ["", f"**7. Fan-out**: skipped ({s['skipped']})."]
+        if s.get("name") == "mixed":
+            lines += mixed.markdown(s, fmt)
     return "\n".join(lines) + "\n"
 
 
@@ -1318,7 +1321,7 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=None, help="seconds of warm-up per server and scenario (default: duration/3, at most 10)")
     p.add_argument("--rounds", type=int, default=2, help="measured runs per server and scenario, alternated A/B/C (default 2)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
-    p.add_argument("--scenarios", default="1,2,3,4,5,6,7,8", help="which scenarios (default all: 1,2,3,4,5,6,7,8)")
+    p.add_argument("--scenarios", default="1,2,3,4,5,6,7,8,11", help="which scenarios (default all: 1,2,3,4,5,6,7,8,11)")
     p.add_argument("--targets", default="ticketgate,postgraphile,sql", help="what to load in scenarios 1-5")
     p.add_argument("--search", default="webhook", help="search term of scenario 4 (default: webhook)")
     p.add_argument("--pool-size", type=int, default=16, help="database connections of each server (default 16, ticketgate's default)")
@@ -1338,6 +1341,9 @@ def parse_args():
         help="scenario 7's subscribers: lean (ws and the protocol's few messages, default) or the graphql-ws client library",
     )
     p.add_argument("--fanout-messages", type=int, default=50, help="messages measured in scenario 7 (default 50)")
+    p.add_argument("--mixed-subscribers", type=int, default=200, help="scenario 11: live messageAdded subscribers (default 200)")
+    p.add_argument("--mixed-tickets", type=int, default=20, help="scenario 11: tickets written to, the subscribers spread over them (default 20)")
+    p.add_argument("--mixed-write-share", type=float, default=0.1, help="scenario 11: share of sendMessage requests (default 0.1)")
     p.add_argument("--data-dir", type=Path, default=None, help="where the cluster lives (default bench/.work/data)")
     p.add_argument("--reuse-data", action="store_true", help="keep the data seeded by a previous run of the same size (skips seeding; sendMessage runs will have added messages)")
     p.add_argument("--no-build", action="store_true", help="use target/release/ticketgate as it is")
@@ -1426,6 +1432,9 @@ def main():
             elif sid == 7:
                 log(f"scenario 7: fan-out to {args.fanout_subscribers} subscribers")
                 results["scenarios"].append(bench.fanout(key))
+            elif sid == 11:
+                log(f"scenario 11: mixed reads and writes, {args.mixed_subscribers} live subscribers")
+                results["scenarios"].append(mixed.scenario(sys.modules[__name__], bench, key))
             # Keep what we have so far, whatever happens next.
             (run_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
         results["meta"]["loadavg_at_end"] = os.getloadavg()
