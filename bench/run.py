@@ -928,7 +928,7 @@ class Bench:
 
     def http_scenario(self, s, key, ids_file=None, send=False):
         args = self.args
-        out = {k: s[k] for k in ("id", "name", "title")}
+        out = {k: s[k] for k in ("id", "name", "title", "offset") if k in s}
         out["requests"] = {"ticketgate": s["ticketgate"], "postgraphile": s["postgraphile"]}
         ctx = self.ctx
 
@@ -1047,6 +1047,40 @@ class Bench:
         gql(self.tg_url, instantiate(s["ticketgate"]), key)
         gql(self.pgl_url, instantiate(s["postgraphile"]))
         return out
+
+    def deep_cursors(self, key, offset):
+        """Scenario 10's starting points: each server's own cursor after the row `offset`
+        rows into the team's inbox order, found by walking that order in pages of up to
+        500 (cursors and keys only), as a client paging that far would. Both walks must
+        end on the same row."""
+        found = {}
+        for server in ("ticketgate", "postgraphile"):
+            cursor, seen, last = None, 0, None
+            while seen < offset:
+                n = min(500, offset - seen)
+                if server == "ticketgate":
+                    data, _ = gql(self.tg_url, {"query": sc.WALK_TG, "variables": {"n": n, "after": cursor}}, key)
+                    conn = data["tickets"]
+                else:
+                    variables = {"team": self.ctx["team_id"], "n": n, "after": cursor}
+                    data, _ = gql(self.pgl_url, {"query": sc.WALK_PGL, "variables": variables})
+                    conn = data["allTickets"]
+                if not conn["edges"]:
+                    die(f"scenario 10: {server}'s inbox ended after {seen} rows, before {offset}")
+                seen += len(conn["edges"])
+                last = conn["edges"][-1]["node"]
+                cursor = conn["pageInfo"]["endCursor"]
+            found[server] = (cursor, last.get("id") or last.get("rowId"), last["updatedAt"])
+        if found["ticketgate"][1] != found["postgraphile"][1]:
+            die(f"scenario 10: the walks ended on different rows: {found}")
+        log(f"  walked {offset:,} rows into the inbox order on both servers (row {found['ticketgate'][1]})")
+        return {
+            "offset": offset,
+            "tg_cursor": found["ticketgate"][0],
+            "pgl_cursor": found["postgraphile"][0],
+            "after_id": found["ticketgate"][1],
+            "after_updated_at": found["ticketgate"][2],
+        }
 
     def handsql_check(self, s, tg_data):
         """Runs scenario `s`'s hand-written script once through psql and compares its data
@@ -1291,6 +1325,25 @@ def markdown(results):
         hand = f"{s['tg_fraction_of_handsql'] * 100:.0f} %" if s.get("tg_fraction_of_handsql") else "–"
         flag = "" if s.get("same_data", True) else " ⚠ results differ"
         lines.append(f"| {s['id']} | {s['name']}{flag} | " + " | ".join(cells) + f" | {ratio} | {frac} | {hand} |")
+    first = next((s for s in results["scenarios"] if s.get("id") == 1 and "targets" in s), None)
+    for s in results["scenarios"]:
+        if s.get("id") == 10 and "targets" in s:
+            parts = []
+            for name, label in (("ticketgate", "ticketgate"), ("postgraphile", "PostGraphile"), ("sql", "SQL limit"), ("handsql", "hand-written SQL")):
+                x = s["targets"].get(name)
+                if not x:
+                    continue
+                y = (first or {}).get("targets", {}).get(name)
+                parts.append(
+                    f"{label} {fmt(x['rps'], 0)} req/s"
+                    + (f" (first page: {fmt(y['rps'], 0)}, {x['rps'] / y['rps'] * 100:.0f} %)" if y and y["rps"] else "")
+                )
+            lines += [
+                "",
+                f"**10. Deep page**: the 50 tickets after a cursor {s.get('offset', 0):,} rows into the inbox order, "
+                "against the first page (scenario 1, the same fields): " + "; ".join(parts)
+                + ("." if first else " (scenario 1 was not run)."),
+            ]
     for s in results["scenarios"]:
         if s.get("name") == "idle-subscribers":
             lines += [
@@ -1367,7 +1420,9 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=None, help="seconds of warm-up per server and scenario (default: duration/3, at most 10)")
     p.add_argument("--rounds", type=int, default=2, help="measured runs per server and scenario, alternated A/B/C (default 2)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
-    p.add_argument("--scenarios", default="1,2,3,4,5,6,7,8", help="which scenarios (default all: 1,2,3,4,5,6,7,8)")
+    p.add_argument(
+        "--scenarios", default="1,2,3,4,5,6,7,8,9,10", help="which scenarios (default all: 1,2,3,4,5,6,7,8,9,10)"
+    )
     p.add_argument(
         "--targets",
         default="ticketgate,postgraphile,sql,handsql",
@@ -1466,6 +1521,12 @@ def main():
                 "a skilled engineer would write for exactly that response, checked against ticketgate's answer.",
             ],
         }
+        if 10 in args.scenarios:
+            # Scenario 10: as deep as the team goes, at most 50,000 rows, with a page left.
+            size = int(cluster.psql(f"SELECT count(*) FROM tickets WHERE team_id = '{bench.ctx['team_id']}'"))
+            offset = max(0, min(50_000, size - 50))
+            log(f"scenario 10: finding the cursors {offset:,} rows into the inbox order")
+            bench.ctx["deep"] = bench.deep_cursors(key, offset)
         reads = {s["id"]: s for s in sc.read_scenarios(bench.ctx)}
         for sid in args.scenarios:
             if sid in reads:
