@@ -4,7 +4,7 @@ bench/handsql/s<N>-<name>.sql are pgbench scripts, one per read scenario, writte
 for exactly the response the GraphQL request asks for (only the columns it shows, the
 related rows batched or joined in, run with pgbench -M prepared). Their parameters come in
 as pgbench variables (-D): `team`, `n` (scenario 3's ticket number), `pattern` (scenario
-4's `%term%`).
+4's `%term%`), `after_updated_at` and `after_id` (scenario 10's starting row).
 
 Before bench/run.py loads one, `check` runs it once through psql, statement by statement
 as pgbench would (a statement ending in `\\gset` keeps its one row's columns as variables
@@ -26,6 +26,8 @@ SCRIPTS = {
     2: "s2-filtered.sql",
     3: "s3-one-ticket.sql",
     4: "s4-search.sql",
+    9: "s9-dashboard.sql",
+    10: "s10-deep-page.sql",
 }
 
 VARIABLE = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -48,8 +50,9 @@ def variables(ctx: dict, sid: int) -> dict:
         out["n"] = str(ctx["ticket_number"])
     if sid == 4:
         out["pattern"] = like_pattern(ctx["search"])
-    for key, value in (ctx.get("handsql_vars") or {}).get(sid, {}).items():
-        out[key] = value
+    if sid == 10:
+        out["after_updated_at"] = ctx["deep"]["after_updated_at"]
+        out["after_id"] = ctx["deep"]["after_id"]
     return out
 
 
@@ -109,6 +112,10 @@ def _upper(value):
     return value.upper() if isinstance(value, str) else value
 
 
+def _message(m, ts):
+    return (m["id"], m["content"], _upper(m["author_type"]), m["is_private"], ts(m["created_at"]))
+
+
 def _ticket(row, ts, with_related=True, id_column="id"):
     out = {
         "id": row[id_column],
@@ -127,7 +134,10 @@ def _ticket(row, ts, with_related=True, id_column="id"):
     if with_related:
         out["person"] = row["person_name"]
         out["assignee"] = row["assignee_email"]
-        out["tags"] = sorted(row["tags"] or [])
+        if "tags" in row:
+            out["tags"] = sorted(row["tags"] or [])
+        if "messages" in row:
+            out["messages"] = [_message(m, ts) for m in row["messages"] or []]
     return out
 
 
@@ -138,10 +148,7 @@ def normalise(sid: int, results: list[list[dict]], ts, page_size=50, last=20):
         ticket, messages = results
         out = _ticket(ticket[0], ts, with_related=False, id_column="tid")
         shown = list(reversed(messages[:last]))
-        out["messages"] = [
-            (m["id"], m["content"], _upper(m["author_type"]), m["is_private"], ts(m["created_at"]))
-            for m in shown
-        ]
+        out["messages"] = [_message(m, ts) for m in shown]
         out["hasPreviousPage"] = len(messages) > last
         return out
     rows = results[-1]

@@ -1426,7 +1426,7 @@ def parse_args():
     p.add_argument(
         "--targets",
         default="ticketgate,postgraphile,sql,handsql",
-        help="what to load in the HTTP scenarios (handsql: the hand-written SQL of bench/handsql/, scenarios 1-4)",
+        help="what to load in the HTTP scenarios (handsql: the hand-written SQL of bench/handsql/, scenarios 1-4, 9 and 10)",
     )
     p.add_argument("--search", default="webhook", help="search term of scenario 4 (default: webhook)")
     p.add_argument("--pool-size", type=int, default=16, help="database connections of each server (default 16, ticketgate's default)")
