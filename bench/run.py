@@ -10,8 +10,10 @@ and a Node 22 binary from bench/postgraphile/package-lock.json (`npm ci`), creat
 private PostgreSQL cluster with ticketgate's own launcher in bench/.work/, seeds it
 (`ticketgate seed`, one team at a time), starts ticketgate and PostGraphile on it, checks
 that both answer each query with the same data, captures the SQL ticketgate issues for
-each request (statement log) into pgbench scripts, and then loads ticketgate, PostGraphile
-and pgbench in turn (A/B/C, A/B/C, …) with the same concurrency. Results go to
+each request (statement log) into pgbench scripts, checks that the hand-written SQL of
+bench/handsql/ returns ticketgate's data, and then loads ticketgate, PostGraphile, pgbench
+with ticketgate's statements and pgbench with the hand-written ones in turn (A/B/C/D,
+A/B/C/D, …) with the same concurrency. Results go to
 bench/results/<run>/ (JSON, pgbench scripts), bench/results/latest.{json,md,svg}, and the
 table in BENCHMARKS.md. Only the Python standard library is used.
 
