@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Renders a benchmark's results (bench/results/*/results.json) as an SVG chart: req/s and
-p99 latency per scenario, ticketgate vs PostGraphile vs the SQL limit. Plain SVG written
+p99 latency per scenario, ticketgate vs PostGraphile vs the SQL limit (and the hand-written
+SQL of bench/handsql/ where it was loaded). Plain SVG written
 by hand, so nothing needs installing.
 
     python3 bench/chart.py bench/results/latest.json bench/results/latest.svg
@@ -17,6 +18,7 @@ SERIES = [
     ("ticketgate", "ticketgate", "#d9480f"),
     ("postgraphile", "PostGraphile 5", "#1c7ed6"),
     ("sql", "SQL limit (pgbench)", "#868e96"),
+    ("handsql", "hand-written SQL (pgbench)", "#2f9e44"),
 ]
 
 
@@ -94,6 +96,8 @@ def _panel(out, x0, y0, w, h, title, unit, groups, metric, better):
             notes.append(f"{ratio:.2f}× PostGraphile")
         if metric == "rps" and g.get("tg_fraction_of_sql"):
             notes.append(f"{g['tg_fraction_of_sql'] * 100:.0f} % of SQL")
+        if metric == "rps" and g.get("tg_fraction_of_handsql"):
+            notes.append(f"{g['tg_fraction_of_handsql'] * 100:.0f} % of hand SQL")
         for ni, note in enumerate(notes):
             out.append(
                 f'<text x="{x0 + gi * gw + gw / 2:.1f}" y="{y0 + h + 34 + 14 * ni}" class="note" text-anchor="middle">'
@@ -130,7 +134,8 @@ def render(results) -> str:
         lx += 30 + 7 * len(name)
     out.append(
         f'<text x="20" y="{height - 14}" class="note">Under each scenario: ticketgate\'s req/s as a multiple of '
-        "PostGraphile's, and as a share of the SQL limit's (pgbench running the statements ticketgate issues).</text>"
+        "PostGraphile's, and as a share of the SQL limit's (pgbench running the statements ticketgate issues) "
+        "and of the hand-written SQL's.</text>"
     )
     _panel(out, 90, 110, pw, ph, "Throughput", "requests per second", groups, "rps", "higher is better")
     _panel(out, 90, 110 + ph + 110, pw, ph, "Latency p99", "milliseconds", groups, "p99_ms", "lower is better")

@@ -10,8 +10,10 @@ and a Node 22 binary from bench/postgraphile/package-lock.json (`npm ci`), creat
 private PostgreSQL cluster with ticketgate's own launcher in bench/.work/, seeds it
 (`ticketgate seed`, one team at a time), starts ticketgate and PostGraphile on it, checks
 that both answer each query with the same data, captures the SQL ticketgate issues for
-each request (statement log) into pgbench scripts, and then loads ticketgate, PostGraphile
-and pgbench in turn (A/B/C, A/B/C, …) with the same concurrency. Results go to
+each request (statement log) into pgbench scripts, checks that the hand-written SQL of
+bench/handsql/ returns ticketgate's data, and then loads ticketgate, PostGraphile, pgbench
+with ticketgate's statements and pgbench with the hand-written ones in turn (A/B/C/D,
+A/B/C/D, …) with the same concurrency. Results go to
 bench/results/<run>/ (JSON, pgbench scripts), bench/results/latest.{json,md,svg}, and the
 table in BENCHMARKS.md. Only the Python standard library is used.
 
@@ -47,6 +49,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import chart  # noqa: E402
+import handsql  # noqa: E402
 import mixed  # noqa: E402
 import scenarios as sc  # noqa: E402
 
@@ -677,11 +680,11 @@ def run_wrk(url, body, args, key=None, ids_file=None, duration=None):
     }
 
 
-def run_pgbench(cluster, script_path, variables, args, duration=None):
+def run_pgbench(cluster, script_path, variables, args, duration=None, mode=None):
     duration = duration or args.duration
     logdir = Path(tempfile.mkdtemp(prefix="pgbench-", dir=WORK))
     cmd = [
-        "pgbench", "-n", "-M", args.pgbench_mode, "-c", str(args.connections),
+        "pgbench", "-n", "-M", mode or args.pgbench_mode, "-c", str(args.connections),
         "-j", str(args.wrk_threads), "-T", str(duration), "-f", script_path,
         "-l", "--log-prefix", logdir / "tx", "-h", "127.0.0.1", "-p", str(cluster.port),
         "-U", "postgres",
@@ -928,7 +931,7 @@ class Bench:
 
     def http_scenario(self, s, key, ids_file=None, send=False):
         args = self.args
-        out = {k: s[k] for k in ("id", "name", "title")}
+        out = {k: s[k] for k in ("id", "name", "title", "offset") if k in s}
         out["requests"] = {"ticketgate": s["ticketgate"], "postgraphile": s["postgraphile"]}
         ctx = self.ctx
 
@@ -987,13 +990,24 @@ class Bench:
         }
         log(f"  captured {len(statements)} statements -> {script_path.relative_to(ROOT)}")
 
+        # 2b. The hand-written SQL for the same response: checked against ticketgate's
+        # answer, through psql, before it is loaded.
+        hand = None
+        if "handsql" in args.targets and handsql.script_path(s["id"]) and "norm" in s:
+            hand = self.handsql_check(s, tg_data)
+            out["handsql"] = hand
+
         tg_body, pgl_body = s["ticketgate"], s["postgraphile"]
         runners = {
             "ticketgate": lambda d=None: run_wrk(self.tg_url, tg_body, args, key, ids_file, d),
             "postgraphile": lambda d=None: run_wrk(self.pgl_url, pgl_body, args, None, ids_file, d),
             "sql": lambda d=None: run_pgbench(self.cluster, script_path, variables, args, d),
         }
-        targets = [t for t in ("ticketgate", "postgraphile", "sql") if t in args.targets]
+        if hand:
+            runners["handsql"] = lambda d=None: run_pgbench(
+                self.cluster, self.run_dir / hand["script_copy"], hand["variables"], args, d, mode="prepared"
+            )
+        targets = [t for t in ("ticketgate", "postgraphile", "sql", "handsql") if t in args.targets and t in runners]
 
         # 3. Warm-up (JIT, plan and buffer caches), then the rounds: A/B/C, A/B/C, …
         if args.warmup:
@@ -1030,10 +1044,79 @@ class Bench:
             out["ratio_tg_pgl"] = tgt["ticketgate"]["rps"] / tgt["postgraphile"]["rps"]
         if "ticketgate" in tgt and "sql" in tgt and tgt["sql"]["rps"]:
             out["tg_fraction_of_sql"] = tgt["ticketgate"]["rps"] / tgt["sql"]["rps"]
+        if "ticketgate" in tgt and "handsql" in tgt and tgt["handsql"]["rps"]:
+            out["tg_fraction_of_handsql"] = tgt["ticketgate"]["rps"] / tgt["handsql"]["rps"]
         # 4. Still answering properly after the load?
         gql(self.tg_url, instantiate(s["ticketgate"]), key)
         gql(self.pgl_url, instantiate(s["postgraphile"]))
         return out
+
+    def deep_cursors(self, key, offset):
+        """Scenario 10's starting points: each server's own cursor after the row `offset`
+        rows into the team's inbox order, found by walking that order in pages of up to
+        500 (cursors and keys only), as a client paging that far would. Both walks must
+        end on the same row."""
+        found = {}
+        for server in ("ticketgate", "postgraphile"):
+            cursor, seen, last = None, 0, None
+            while seen < offset:
+                n = min(500, offset - seen)
+                if server == "ticketgate":
+                    data, _ = gql(self.tg_url, {"query": sc.WALK_TG, "variables": {"n": n, "after": cursor}}, key)
+                    conn = data["tickets"]
+                else:
+                    variables = {"team": self.ctx["team_id"], "n": n, "after": cursor}
+                    data, _ = gql(self.pgl_url, {"query": sc.WALK_PGL, "variables": variables})
+                    conn = data["allTickets"]
+                if not conn["edges"]:
+                    die(f"scenario 10: {server}'s inbox ended after {seen} rows, before {offset}")
+                seen += len(conn["edges"])
+                last = conn["edges"][-1]["node"]
+                cursor = conn["pageInfo"]["endCursor"]
+            found[server] = (cursor, last.get("id") or last.get("rowId"), last["updatedAt"])
+        if found["ticketgate"][1] != found["postgraphile"][1]:
+            die(f"scenario 10: the walks ended on different rows: {found}")
+        log(f"  walked {offset:,} rows into the inbox order on both servers (row {found['ticketgate'][1]})")
+        return {
+            "offset": offset,
+            "tg_cursor": found["ticketgate"][0],
+            "pgl_cursor": found["postgraphile"][0],
+            "after_id": found["ticketgate"][1],
+            "after_updated_at": found["ticketgate"][2],
+        }
+
+    def handsql_check(self, s, tg_data):
+        """Runs scenario `s`'s hand-written script once through psql and compares its data
+        with ticketgate's answer `tg_data`; stops the run when they differ. Returns what
+        results.json records of it (the script is copied into the run's pgbench/)."""
+        path = handsql.script_path(s["id"])
+        values = handsql.variables(self.ctx, s["id"])
+        try:
+            rows = handsql.run_once(self.cluster.psql, path, values)
+            got = handsql.normalise(s["id"], rows, sc._ts)
+        except (ValueError, KeyError, IndexError) as err:
+            die(f"scenario {s['id']}: the hand-written SQL ({path.relative_to(ROOT)}) failed: {err}")
+        want = s["norm"][0](tg_data)
+        diff = first_difference(want, got)
+        if diff:
+            die(
+                f"scenario {s['id']}: the hand-written SQL ({path.relative_to(ROOT)}) does not return "
+                f"ticketgate's data: {diff}"
+            )
+        copy = Path("pgbench") / f"handsql-{path.name}"
+        (self.run_dir / copy).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, self.run_dir / copy)
+        (self.run_dir / copy).with_suffix(".vars.json").write_text(json.dumps(values, indent=1))
+        n = len(got["rows"]) if "rows" in got else len(got.get("messages", []))
+        log(f"  the hand-written SQL ({path.relative_to(ROOT)}) returns ticketgate's data ({n} rows)")
+        return {
+            "script": str(path.relative_to(BENCH)),
+            "script_copy": str(copy),
+            "statements": len(handsql.statements(path)),
+            "mode": "prepared",
+            "variables": values,
+            "same_data": True,
+        }
 
     def idle_subscribers(self, key):
         """On a ticketgate process of its own, so that the memory the load scenarios left
@@ -1228,21 +1311,42 @@ def markdown(results):
     if any("targets" in s for s in results["scenarios"]):
         lines += [
             "| # | scenario | ticketgate req/s | p50 ms | p99 ms | PostGraphile req/s | p50 ms | p99 ms "
-            "| SQL limit req/s | p50 ms | p99 ms | ticketgate / PostGraphile | ticketgate / SQL |",
-            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "| SQL limit req/s | p50 ms | p99 ms | hand-written SQL req/s | p50 ms | p99 ms "
+            "| ticketgate / PostGraphile | ticketgate / SQL | ticketgate / hand-written SQL |",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
     for s in results["scenarios"]:
         if "targets" not in s:
             continue
         t = s["targets"]
         cells = []
-        for name in ("ticketgate", "postgraphile", "sql"):
+        for name in ("ticketgate", "postgraphile", "sql", "handsql"):
             x = t.get(name)
             cells += [fmt(x["rps"], 0), fmt(x["p50_ms"], 2), fmt(x["p99_ms"], 2)] if x else ["–"] * 3
         ratio = f"{s['ratio_tg_pgl']:.2f}×" if s.get("ratio_tg_pgl") else "–"
         frac = f"{s['tg_fraction_of_sql'] * 100:.0f} %" if s.get("tg_fraction_of_sql") else "–"
+        hand = f"{s['tg_fraction_of_handsql'] * 100:.0f} %" if s.get("tg_fraction_of_handsql") else "–"
         flag = "" if s.get("same_data", True) else " ⚠ results differ"
-        lines.append(f"| {s['id']} | {s['name']}{flag} | " + " | ".join(cells) + f" | {ratio} | {frac} |")
+        lines.append(f"| {s['id']} | {s['name']}{flag} | " + " | ".join(cells) + f" | {ratio} | {frac} | {hand} |")
+    first = next((s for s in results["scenarios"] if s.get("id") == 1 and "targets" in s), None)
+    for s in results["scenarios"]:
+        if s.get("id") == 10 and "targets" in s:
+            parts = []
+            for name, label in (("ticketgate", "ticketgate"), ("postgraphile", "PostGraphile"), ("sql", "SQL limit"), ("handsql", "hand-written SQL")):
+                x = s["targets"].get(name)
+                if not x:
+                    continue
+                y = (first or {}).get("targets", {}).get(name)
+                parts.append(
+                    f"{label} {fmt(x['rps'], 0)} req/s"
+                    + (f" (first page: {fmt(y['rps'], 0)}, {x['rps'] / y['rps'] * 100:.0f} %)" if y and y["rps"] else "")
+                )
+            lines += [
+                "",
+                f"**10. Deep page**: the 50 tickets after a cursor {s.get('offset', 0):,} rows into the inbox order, "
+                "against the first page (scenario 1, the same fields): " + "; ".join(parts)
+                + ("." if first else " (scenario 1 was not run)."),
+            ]
     for s in results["scenarios"]:
         if s.get("name") == "idle-subscribers":
             lines += [
@@ -1321,8 +1425,14 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=None, help="seconds of warm-up per server and scenario (default: duration/3, at most 10)")
     p.add_argument("--rounds", type=int, default=2, help="measured runs per server and scenario, alternated A/B/C (default 2)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
-    p.add_argument("--scenarios", default="1,2,3,4,5,6,7,8,11", help="which scenarios (default all: 1,2,3,4,5,6,7,8,11)")
-    p.add_argument("--targets", default="ticketgate,postgraphile,sql", help="what to load in scenarios 1-5")
+    p.add_argument(
+        "--scenarios", default="1,2,3,4,5,6,7,8,9,10,11", help="which scenarios (default all: 1,2,3,4,5,6,7,8,9,10,11)"
+    )
+    p.add_argument(
+        "--targets",
+        default="ticketgate,postgraphile,sql,handsql",
+        help="what to load in the HTTP scenarios (handsql: the hand-written SQL of bench/handsql/, scenarios 1-4, 9 and 10)",
+    )
     p.add_argument("--search", default="webhook", help="search term of scenario 4 (default: webhook)")
     p.add_argument("--pool-size", type=int, default=16, help="database connections of each server (default 16, ticketgate's default)")
     p.add_argument("--tg-workers", type=int, default=None, help="ticketgate's HTTP workers (default: its own, one per core)")
@@ -1415,8 +1525,16 @@ def main():
                 f"workers, PostGraphile {args.pgl_workers} node:cluster processes.",
                 "The SQL limit is pgbench running the statements ticketgate issued for one request "
                 f"(-M {args.pgbench_mode}), one after the other, on {args.connections} connections.",
+                "The hand-written SQL (handsql) is pgbench -M prepared running bench/handsql/'s scripts: what "
+                "a skilled engineer would write for exactly that response, checked against ticketgate's answer.",
             ],
         }
+        if 10 in args.scenarios:
+            # Scenario 10: as deep as the team goes, at most 50,000 rows, with a page left.
+            size = int(cluster.psql(f"SELECT count(*) FROM tickets WHERE team_id = '{bench.ctx['team_id']}'"))
+            offset = max(0, min(50_000, size - 50))
+            log(f"scenario 10: finding the cursors {offset:,} rows into the inbox order")
+            bench.ctx["deep"] = bench.deep_cursors(key, offset)
         reads = {s["id"]: s for s in sc.read_scenarios(bench.ctx)}
         for sid in args.scenarios:
             if sid in reads:

@@ -94,8 +94,53 @@ def norm_page(connection, norm):
     }
 
 
+# Scenario 9: the dashboard's row, a ticket with its person, assignee and last 3 messages.
+MSG_TG = "id content authorType isPrivate createdAt"
+MSG_PGL = "rowId content authorType isPrivate createdAt"
+TG_DASH_ROW = TG_TICKET + " person { name } assignee { user { email } } messages(last: 3) { edges { cursor node { %s } } }" % MSG_TG
+PGL_DASH_ROW = (
+    PGL_TICKET
+    + " person { displayName } ticketAssignmentByTicketId { userByUserId { email } }"
+    + " messagesByTicketId(last: 3, condition: {deleted: false, isPrivate: false}, "
+    + "orderBy: [CREATED_AT_ASC, PRIMARY_KEY_ASC]) { edges { cursor node { %s } } }" % MSG_PGL
+)
+
+# Scenario 10's cursor walk: only the cursors of each page, in the inbox's order.
+WALK_TG = "query Walk($n: Int!, $after: String) { tickets(first: $n, after: $after) { edges { node { id updatedAt } } pageInfo { endCursor } } }"
+WALK_PGL = (
+    "query Walk($team: UUID!, $n: Int!, $after: Cursor) { allTickets(first: $n, after: $after, "
+    "condition: {teamId: $team}, orderBy: [UPDATED_AT_DESC, PRIMARY_KEY_DESC]) "
+    "{ edges { node { rowId updatedAt } } pageInfo { endCursor } } }"
+)
+
+
+def norm_tg_message(m):
+    return (m["id"], m["content"], m["authorType"], m["isPrivate"], _ts(m["createdAt"]))
+
+
+def norm_pgl_message(m):
+    return (m["rowId"], m["content"], _upper(m["authorType"]), m["isPrivate"], _ts(m["createdAt"]))
+
+
+def norm_tg_dash(node):
+    out = norm_tg_ticket(node)
+    out["person"] = (node["person"] or {}).get("name")
+    out["assignee"] = ((node["assignee"] or {}).get("user") or {}).get("email")
+    out["messages"] = [norm_tg_message(e["node"]) for e in node["messages"]["edges"]]
+    return out
+
+
+def norm_pgl_dash(node):
+    out = norm_pgl_ticket(node)
+    out["person"] = (node["person"] or {}).get("displayName")
+    out["assignee"] = ((node["ticketAssignmentByTicketId"] or {}).get("userByUserId") or {}).get("email")
+    out["messages"] = [norm_pgl_message(e["node"]) for e in node["messagesByTicketId"]["edges"]]
+    return out
+
+
 def read_scenarios(ctx):
-    """Scenarios 1-4 and 8. `ctx`: team_id, ticket_number, search."""
+    """Scenarios 1-4, 8, 9 and (with ctx["deep"], see bench/run.py) 10. `ctx`: team_id,
+    ticket_number, search, deep: {offset, tg_cursor, pgl_cursor}."""
     team = ctx["team_id"]
     inbox_tg = "query Inbox { tickets(first: 50) { %s } }" % TG_PAGE
     inbox_pgl = (
@@ -191,9 +236,43 @@ def read_scenarios(ctx):
     def counts_pgl_norm(data):
         return {alias: data[alias]["totalCount"] for alias, _ in tabs}
 
+    dash_tg = "query Dashboard { tickets(first: 50) { edges { cursor node { %s } } pageInfo { hasNextPage endCursor } } }" % TG_DASH_ROW
+    dash_pgl = (
+        "query Dashboard($team: UUID!) { allTickets(first: 50, condition: {teamId: $team}, "
+        "orderBy: [UPDATED_AT_DESC, PRIMARY_KEY_DESC]) { edges { cursor node { %s } } "
+        "pageInfo { hasNextPage endCursor } } }" % PGL_DASH_ROW
+    )
+
+    def dash_tg_norm(data):
+        return norm_page(data["tickets"], norm_tg_dash)
+
+    def dash_pgl_norm(data):
+        return norm_page(data["allTickets"], norm_pgl_dash)
+
+    deep_tg = "query DeepPage($after: String!) { tickets(first: 50, after: $after) { %s } }" % TG_PAGE
+    deep_pgl = (
+        "query DeepPage($team: UUID!, $after: Cursor!) { allTickets(first: 50, after: $after, "
+        "condition: {teamId: $team}, orderBy: [UPDATED_AT_DESC, PRIMARY_KEY_DESC]) { %s } }" % PGL_PAGE
+    )
+
     n = ctx["ticket_number"]
     q = ctx["search"]
-    return [
+    deep = ctx.get("deep")
+    extra = []
+    if deep:
+        extra.append(
+            {
+                "id": 10,
+                "name": "deep-page",
+                "title": "deep page: the 50 tickets after a cursor %s rows into the inbox order (keyset)"
+                % format(deep["offset"], ","),
+                "ticketgate": {"query": deep_tg, "variables": {"after": deep["tg_cursor"]}},
+                "postgraphile": {"query": deep_pgl, "variables": {"team": team, "after": deep["pgl_cursor"]}},
+                "norm": (page_tg, page_pgl),
+                "offset": deep["offset"],
+            }
+        )
+    return extra + [
         {
             "id": 1,
             "name": "inbox",
@@ -233,6 +312,14 @@ def read_scenarios(ctx):
             "ticketgate": {"query": counts_tg, "variables": {}},
             "postgraphile": {"query": counts_pgl, "variables": {"team": team}},
             "norm": (counts_tg_norm, counts_pgl_norm),
+        },
+        {
+            "id": 9,
+            "name": "dashboard",
+            "title": "dashboard: 50 tickets, default order, 12 fields + person name + assignee email + last 3 messages",
+            "ticketgate": {"query": dash_tg, "variables": {}},
+            "postgraphile": {"query": dash_pgl, "variables": {"team": team}},
+            "norm": (dash_tg_norm, dash_pgl_norm),
         },
     ]
 
