@@ -646,3 +646,70 @@ fn random_selections_answer_what_a_full_read_answers() {
         );
     }
 }
+
+/// The message pages of a page of tickets skip the running byte total when even the
+/// largest text they could hold fits the budget (every message is at most 64 KiB), and
+/// then read exactly what the capped statement reads: the same pages, in the same order,
+/// with the same cursors and page info, both directions.
+#[tokio::test]
+async fn message_pages_read_the_same_with_and_without_the_running_total() {
+    let db = test_db();
+    let team = helpers::seed(&db.url, "acme", 8);
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let mut log = StatementLog::open(&db);
+    // 8 tickets × 4 rows × 64 KiB = 2 MiB: within the default budget's half (16 MiB),
+    // past a 1 MiB budget's half.
+    let roomy = TestServer::start(&db.url);
+    let tight = TestServer::builder(&db.url)
+        .options(|options| options.max_response_bytes = 1024 * 1024)
+        .start();
+    let page = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } \
+                edges { cursor node { id content createdAt } }";
+    let query = format!(
+        "{{ tickets(first: 8) {{ nodes {{ ticketNumber \
+           oldest: messages(first: 3) {{ {page} }} newest: messages(last: 3) {{ {page} }} }} }} }}"
+    );
+    let mut read = Vec::new();
+    for server in [&roomy, &tight] {
+        let client = server.client(&key);
+        client.data("{ unreadCount }", json!({})).await;
+        let (data, statements) = logged(&db, &mut log, &client, &query).await;
+        let capped: Vec<bool> = statements
+            .iter()
+            .filter(|s| s.contains("FROM messages m"))
+            .map(|s| s.contains("bytes_before"))
+            .collect();
+        read.push((data, capped));
+    }
+    let [(roomy_data, roomy_capped), (tight_data, tight_capped)] = &read[..] else {
+        unreachable!()
+    };
+    assert_eq!(roomy_capped, &[false, false], "roomy: no running total");
+    assert_eq!(tight_capped, &[true, true], "tight: the running total");
+    assert_eq!(roomy_data, tight_data);
+    let tickets = roomy_data["tickets"]["nodes"].as_array().unwrap();
+    assert_eq!(tickets.len(), 8);
+    let with_more = tickets
+        .iter()
+        .filter(|t| t["oldest"]["pageInfo"]["hasNextPage"] == true)
+        .count();
+    assert!(with_more > 0, "the seed's conversations are longer than 3");
+    for ticket in tickets {
+        let times = |side: &str| -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+            ticket[side]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let at = e["node"]["createdAt"].as_str().unwrap();
+                    chrono::DateTime::parse_from_rfc3339(at).unwrap()
+                })
+                .collect()
+        };
+        for side in ["oldest", "newest"] {
+            let mut sorted = times(side);
+            sorted.sort();
+            assert_eq!(times(side), sorted, "{side} page in time order");
+        }
+    }
+}
