@@ -1077,6 +1077,9 @@ class Bench:
         if found["ticketgate"][1] != found["postgraphile"][1]:
             die(f"scenario 10: the walks ended on different rows: {found}")
         log(f"  walked {offset:,} rows into the inbox order on both servers (row {found['ticketgate'][1]})")
+        data, _ = gql(self.tg_url, {"query": sc.WALK_TG, "variables": {"n": 50, "after": found["ticketgate"][0]}}, key)
+        if len(data["tickets"]["edges"]) != 50:
+            die(f"scenario 10: only {len(data['tickets']['edges'])} rows follow the cursor, not 50")
         return {
             "offset": offset,
             "tg_cursor": found["ticketgate"][0],
@@ -1529,17 +1532,22 @@ def main():
                 "a skilled engineer would write for exactly that response, checked against ticketgate's answer.",
             ],
         }
-        if 10 in args.scenarios:
-            # Scenario 10: as deep as the team goes, at most 50,000 rows, with a page left.
-            size = int(cluster.psql(f"SELECT count(*) FROM tickets WHERE team_id = '{bench.ctx['team_id']}'"))
-            offset = max(0, min(50_000, size - 50))
-            log(f"scenario 10: finding the cursors {offset:,} rows into the inbox order")
-            bench.ctx["deep"] = bench.deep_cursors(key, offset)
-        reads = {s["id"]: s for s in sc.read_scenarios(bench.ctx)}
         for sid in args.scenarios:
+            if sid == 10:
+                # As deep as the team goes, at most 50,000 rows, with a page left; found just
+                # before the scenario runs: the writes of scenarios 3, 5 and 7 move tickets
+                # to the top of the order, and a cursor found earlier could point past the end.
+                size = int(cluster.psql(f"SELECT count(*) FROM tickets WHERE team_id = '{bench.ctx['team_id']}'"))
+                offset = max(0, min(50_000, size - 50))
+                log(f"scenario 10: finding the cursors {offset:,} rows into the inbox order")
+                bench.ctx["deep"] = bench.deep_cursors(key, offset)
+            reads = {s["id"]: s for s in sc.read_scenarios(bench.ctx)}
             if sid in reads:
                 log(f"scenario {sid}: {reads[sid]['title']}")
-                results["scenarios"].append(bench.http_scenario(reads[sid], key))
+                result = bench.http_scenario(reads[sid], key)
+                if sid == 10 and result.get("rows") != 50:
+                    die(f"scenario 10: the deep page has {result.get('rows')} rows, not 50")
+                results["scenarios"].append(result)
             elif sid == 5:
                 s = sc.send_scenario()
                 log(f"scenario 5: {s['title']}")
