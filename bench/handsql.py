@@ -18,6 +18,8 @@ import json
 import re
 from pathlib import Path
 
+import scenarios as sc
+
 DIR = Path(__file__).resolve().parent / "handsql"
 
 # Scenario id -> script.
@@ -108,21 +110,17 @@ def run_once(psql, path: Path, values: dict) -> list[list[dict]]:
     return results
 
 
-def _upper(value):
-    return value.upper() if isinstance(value, str) else value
-
-
 def _message(m, ts):
-    return (m["id"], m["content"], _upper(m["author_type"]), m["is_private"], ts(m["created_at"]))
+    return (m["id"], m["content"], sc._upper(m["author_type"]), m["is_private"], ts(m["created_at"]))
 
 
 def _ticket(row, ts, with_related=True, id_column="id"):
     out = {
         "id": row[id_column],
         "number": row["ticket_number"],
-        "status": _upper(row["status"]),
-        "priority": _upper(row["priority"]),
-        "channel": _upper(row["channel_source"]),
+        "status": sc._upper(row["status"]),
+        "priority": sc._upper(row["priority"]),
+        "channel": sc._upper(row["channel_source"]),
         "distinctId": row["distinct_id"],
         "createdAt": ts(row["created_at"]),
         "updatedAt": ts(row["updated_at"]),

@@ -72,6 +72,13 @@ def run_mixed_wrk(rt, url, read_body, write_body, ids_file, args, key, label, du
     def ms(x):
         return x / 1000 if x is not None else None
 
+    def kind(k):
+        """One kind of request (reads or writes) as wrk/mixed.lua counted it."""
+        return {
+            "ok": k["ok"], "failed": k["failed"], "rps": k["ok"] / secs if secs else 0,
+            **{f"{p}_ms": ms(k[f"{p}_us"]) for p in ("p50", "p90", "p99", "mean", "max")},
+        }
+
     return {
         "label": label,
         "requests": s["requests"],
@@ -84,16 +91,8 @@ def run_mixed_wrk(rt, url, read_body, write_body, ids_file, args, key, label, du
         "max_ms": ms(s["latency_us"]["max"]),
         "errors": sum(s["errors"].values()) + reads["failed"] + writes["failed"],
         "error_detail": s["errors"],
-        "reads": {
-            "ok": reads["ok"], "failed": reads["failed"], "rps": reads["ok"] / secs if secs else 0,
-            "p50_ms": ms(reads["p50_us"]), "p90_ms": ms(reads["p90_us"]), "p99_ms": ms(reads["p99_us"]),
-            "mean_ms": ms(reads["mean_us"]), "max_ms": ms(reads["max_us"]),
-        },
-        "writes": {
-            "ok": writes["ok"], "failed": writes["failed"], "rps": writes["ok"] / secs if secs else 0,
-            "p50_ms": ms(writes["p50_us"]), "p90_ms": ms(writes["p90_us"]), "p99_ms": ms(writes["p99_us"]),
-            "mean_ms": ms(writes["mean_us"]), "max_ms": ms(writes["max_us"]),
-        },
+        "reads": kind(reads),
+        "writes": kind(writes),
         "writes_by_ticket": s["writes_by_ticket"],
     }
 
