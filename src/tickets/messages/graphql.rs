@@ -164,6 +164,50 @@ fn tickets<'a>(
     })
 }
 
+/// The page a ticket's `messages` field will ask for, known from the selection alone:
+/// what `tickets::read_ahead` reads with the ticket. None when the field carries a cursor
+/// (a cursor names its ticket, not known before the ticket is read), appears more than
+/// once, or has arguments its resolver will refuse (it reports them itself).
+pub fn page_ahead(
+    ctx: &Context<'_>,
+    messages: &async_graphql::Lookahead<'_>,
+) -> Option<MessagePageSpec> {
+    let [field] = messages.selection_fields()[..] else {
+        return None;
+    };
+    let (mut first, mut last, mut include_private) = (None, None, false);
+    for (name, value) in field.arguments().ok()? {
+        match (name.as_str(), value) {
+            (_, Value::Null) => {}
+            ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
+            ("last", Value::Number(n)) => last = Some(i32::try_from(n.as_i64()?).ok()?),
+            ("includePrivate", Value::Boolean(asked)) => include_private = asked,
+            _ => return None,
+        }
+    }
+    let rc = RequestContext::of(ctx).ok()?;
+    let request = pagination::page_request(rc.page_limits, "", first, None, last, None).ok()?;
+    Some(MessagePageSpec {
+        size: request.size,
+        direction: request.direction,
+        from: None,
+        include_private: private_notes_for(rc.viewer.is_customer(), include_private),
+        max_bytes: max_bytes(ctx),
+    })
+}
+
+/// Private notes are the team's: never for customer tokens, whatever they ask.
+fn private_notes_for(customer: bool, asked: bool) -> bool {
+    asked && !customer
+}
+
+/// The most bytes of text a message statement may read now: half of what is left of the
+/// request's budget, since the rows' text is held once as read and once as sent (`hold`).
+fn max_bytes(ctx: &Context<'_>) -> Option<i64> {
+    let budget = ctx.data_opt::<ResponseBudget>()?;
+    Some((budget.room() / 2) as i64)
+}
+
 fn position(message: &Message) -> Position {
     Position {
         key: serde_json::json!(message.created_at.timestamp_micros()),
@@ -180,9 +224,11 @@ pub async fn ticket_messages(
     after: Option<String>,
     last: Option<i32>,
     before: Option<String>,
-    include_private: bool,
+    include_private: Option<bool>,
 ) -> Result<MessageConnection> {
     let rc = RequestContext::of(ctx)?;
+    let include_private =
+        private_notes_for(rc.viewer.is_customer(), include_private.unwrap_or(false));
     let query_id = pagination::fingerprint(&("messages", ticket_id, include_private));
     let request = pagination::page_request(
         rc.page_limits,
@@ -218,10 +264,9 @@ pub async fn ticket_messages(
         direction: request.direction,
         from,
         include_private,
-        // Half of what is left: the rows' text is held once as read and once as sent
-        // (`hold`). The aliases of a request ask in the same turn, before any of them
-        // holds anything: they get the same cap, so they still share one statement.
-        max_bytes: budget.map(|budget| (budget.room() / 2) as i64),
+        // The aliases of a request ask in the same turn, before any of them holds
+        // anything: they get the same cap, so they still share one statement.
+        max_bytes: max_bytes(ctx),
     };
     let (rows, more) = rc
         .loaders

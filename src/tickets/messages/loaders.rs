@@ -17,6 +17,29 @@ pub struct MessagePageOf {
     pub spec: MessagePageSpec,
 }
 
+/// A page of a ticket's messages read ahead with its ticket (see `tickets::read_ahead`),
+/// whatever the byte cap: the cap is the room the request's budget had left when the
+/// page was read, which moves with every other request of the same key, so no two specs
+/// would ever match with it. The page is still charged to the budget when it is used
+/// (`ticket_messages` holds its bytes), and the read-ahead's own statement was capped.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MessagePageAhead {
+    pub ticket_id: Uuid,
+    pub spec: MessagePageSpec,
+}
+
+impl MessagePageAhead {
+    pub fn new(ticket_id: Uuid, spec: &MessagePageSpec) -> MessagePageAhead {
+        MessagePageAhead {
+            ticket_id,
+            spec: MessagePageSpec {
+                max_bytes: None,
+                ..spec.clone()
+            },
+        }
+    }
+}
+
 impl Loader<MessagePageOf> for Batch {
     type Value = MessagePage;
     type Error = Arc<AppError>;
@@ -24,29 +47,65 @@ impl Loader<MessagePageOf> for Batch {
     /// Tickets asking for the same kind of page share one statement (the usual case: a
     /// list asking every ticket for its latest messages).
     async fn load(&self, keys: &[MessagePageOf]) -> LoadResult<MessagePageOf, MessagePage> {
+        let (mut pages, missing) = self.read_ahead(keys);
         let mut by_spec: HashMap<MessagePageSpec, Vec<Uuid>> = HashMap::new();
-        for key in keys {
+        for key in missing {
             by_spec
                 .entry(key.spec.clone())
                 .or_default()
                 .push(key.ticket_id);
         }
-        self.run(move |conn, scope| {
-            let mut pages = HashMap::new();
-            for (spec, ticket_ids) in by_spec {
-                let found = queries::pages_for_tickets(conn, scope.team_id, &ticket_ids, &spec)?;
-                pages.extend(found.into_iter().map(|(ticket_id, page)| {
-                    (
-                        MessagePageOf {
-                            ticket_id,
-                            spec: spec.clone(),
-                        },
-                        page,
-                    )
-                }));
+        if by_spec.is_empty() {
+            return Ok(pages);
+        }
+        let read = self
+            .run(move |conn, scope| {
+                let mut pages = HashMap::new();
+                for (spec, ticket_ids) in by_spec {
+                    let found =
+                        queries::pages_for_tickets(conn, scope.team_id, &ticket_ids, &spec)?;
+                    pages.extend(found.into_iter().map(|(ticket_id, page)| {
+                        (
+                            MessagePageOf {
+                                ticket_id,
+                                spec: spec.clone(),
+                            },
+                            page,
+                        )
+                    }));
+                }
+                Ok(pages)
+            })
+            .await?;
+        pages.extend(read);
+        Ok(pages)
+    }
+}
+
+impl Batch {
+    /// The pages read ahead for some of `keys` (handed out once), and the keys still to ask.
+    fn read_ahead<'k>(
+        &self,
+        keys: &'k [MessagePageOf],
+    ) -> (HashMap<MessagePageOf, MessagePage>, Vec<&'k MessagePageOf>) {
+        let ahead: Vec<MessagePageAhead> = keys
+            .iter()
+            .map(|key| MessagePageAhead::new(key.ticket_id, &key.spec))
+            .collect();
+        let mut taken = self.take_primed::<MessagePageAhead, MessagePage>(&ahead);
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        for (key, ahead) in keys.iter().zip(&ahead) {
+            match taken.found.remove(ahead) {
+                Some(page) => {
+                    found.insert(key.clone(), page);
+                }
+                // Read ahead and found empty (no messages): `None` in the store, which
+                // `take` reports as neither found nor missing.
+                None if !taken.missing.contains(ahead) => {}
+                None => missing.push(key),
             }
-            Ok(pages)
-        })
-        .await
+        }
+        (found, missing)
     }
 }
