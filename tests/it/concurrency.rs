@@ -235,3 +235,57 @@ async fn wait_until_a_backend_waits_for_a_lock(conn: &mut PgConnection) {
     }
     panic!("sendMessage never waited for the ticket lock");
 }
+
+/// A live subscription's reads take the live lane (`Db::live`): with every turn of the
+/// pool held by slow work, they still run at once, while other work waits its turn.
+#[tokio::test]
+async fn live_reads_do_not_queue_behind_a_busy_pool() {
+    use std::time::{Duration, Instant};
+    use ticketgate::db::{Db, PoolOptions};
+
+    let db = test_db();
+    let counter = |name: &str| prometheus::IntCounter::new(name, name).unwrap();
+    let options = PoolOptions {
+        max_size: 2,
+        live_lane: 1,
+        ..PoolOptions::default()
+    };
+    let pool = Db::connect(&db.url, &options, counter("statements"), counter("trips"));
+    let select_one = |conn: &mut PgConnection| {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    };
+    for round in 0..5 {
+        // Both turns of the pool, held for 2 s.
+        let busy: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    pool.run(|conn| {
+                        diesel::sql_query("SELECT pg_sleep(2)").execute(conn)?;
+                        Ok(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        pool.live().run(select_one).await.expect("a live read");
+        let live = started.elapsed();
+        let started = Instant::now();
+        pool.run(select_one).await.expect("a read waiting its turn");
+        let waited = started.elapsed();
+        for held in join_all(busy).await {
+            held.expect("task").expect("slow work");
+        }
+        assert!(
+            live < Duration::from_millis(1000),
+            "round {round}: live read took {live:?}"
+        );
+        assert!(
+            waited > Duration::from_millis(1000),
+            "round {round}: the pool's turns were all held, yet a read ran after {waited:?}"
+        );
+    }
+}

@@ -114,7 +114,8 @@ impl Subscriber {
             .data::<SchemaData>()
             .map_or(DEFAULT_GRACE, |shared| shared.subscription_outage_grace);
         Ok(Subscriber {
-            db: rc.db.clone(),
+            // Its reads of each event take the live lane: see `Db::live`.
+            db: rc.db.live(),
             viewer: rc.viewer.clone(),
             broker: broker.clone(),
             grace,
