@@ -238,7 +238,6 @@ impl App {
                 checkout_timeout: options.pool_timeout(),
                 statement_timeout: options.statement_timeout(),
                 pooled,
-                live_lane: options.live_pool_size,
             },
             metrics.db_statements.clone(),
             metrics.db_trips.clone(),
@@ -442,8 +441,6 @@ fn read_replicas(
             checkout_timeout: options.pool_timeout(),
             statement_timeout: options.statement_timeout(),
             pooled,
-            // Subscriptions read the primary.
-            live_lane: 0,
         },
         Duration::from_secs_f64(options.max_replica_lag.max(0.0)),
         (metrics.replica_lag.clone(), metrics.replica_up.clone()),

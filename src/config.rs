@@ -271,12 +271,6 @@ pub struct ServeOptions {
     #[arg(long, env = "TICKETGATE_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
 
-    /// Connections kept beyond the pool for live subscriptions' reads of their events, so
-    /// that deliveries do not queue behind a busy server's requests (0: they share the
-    /// pool).
-    #[arg(long, env = "TICKETGATE_LIVE_POOL_SIZE", default_value_t = 2)]
-    pub live_pool_size: u32,
-
     /// Longest wait for a pooled connection before DB_UNAVAILABLE, in milliseconds.
     #[arg(long, env = "TICKETGATE_POOL_TIMEOUT_MS", default_value_t = 5000)]
     pub pool_timeout_ms: u64,

@@ -39,9 +39,6 @@ pub struct PoolOptions {
     /// session from one transaction to the next, so it keeps no prepared statements and
     /// makes no session settings.
     pub pooled: bool,
-    /// Connections kept for live subscriptions' reads beyond `max_size` (see
-    /// [`Db::live`]); 0: they share the pool's turns.
-    pub live_lane: u32,
 }
 
 impl Default for PoolOptions {
@@ -51,7 +48,6 @@ impl Default for PoolOptions {
             checkout_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
             pooled: false,
-            live_lane: 0,
         }
     }
 }
@@ -104,7 +100,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ConnectionSetup 
 pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> PgPool {
     let manager = ConnectionManager::<PgConnection>::new(url);
     Pool::builder()
-        .max_size(options.max_size + options.live_lane)
+        .max_size(options.max_size)
         .min_idle(Some(0))
         .connection_timeout(options.checkout_timeout)
         .test_on_check_out(false)
@@ -131,8 +127,6 @@ pub fn build_pool(url: &str, options: &PoolOptions, statements: IntCounter) -> P
 pub struct Db {
     pool: Arc<RwLock<PgPool>>,
     turns: Arc<Semaphore>,
-    /// The live lane's turns (see [`Db::live`]), when it has any.
-    live_turns: Option<Arc<Semaphore>>,
     /// Counts the trips to the blocking pool (`ticketgate_db_trips_total`).
     trips: IntCounter,
     health: Arc<Health>,
@@ -151,34 +145,15 @@ impl Db {
         trips: IntCounter,
     ) -> Self {
         let pool = build_pool(url, options, statements.clone());
-        let turns = Arc::new(Semaphore::new(options.max_size as usize));
-        let live_turns =
-            (options.live_lane > 0).then(|| Arc::new(Semaphore::new(options.live_lane as usize)));
+        let turns = Arc::new(Semaphore::new(pool.max_size() as usize));
         Db {
             pool: Arc::new(RwLock::new(pool)),
             turns,
-            live_turns,
             trips,
             health: Arc::default(),
             url: url.into(),
             options: options.clone(),
             statements,
-        }
-    }
-
-    /// The same database through the live lane: turns of its own, and connections the
-    /// pool keeps beyond `max_size` for them, so a live subscription's read of its event
-    /// never queues behind the requests of a busy server. (Sharing the turns, 200
-    /// subscribers under a load of 32 reading connections got their messages with a p99
-    /// of 437 ms, most of it waiting for a turn; see BENCHMARKS.md.) Without a lane, the
-    /// handle itself.
-    pub fn live(&self) -> Db {
-        match &self.live_turns {
-            Some(lane) => Db {
-                turns: lane.clone(),
-                ..self.clone()
-            },
-            None => self.clone(),
         }
     }
 

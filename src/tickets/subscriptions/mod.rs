@@ -114,8 +114,7 @@ impl Subscriber {
             .data::<SchemaData>()
             .map_or(DEFAULT_GRACE, |shared| shared.subscription_outage_grace);
         Ok(Subscriber {
-            // Its reads of each event take the live lane: see `Db::live`.
-            db: rc.db.live(),
+            db: rc.db.clone(),
             viewer: rc.viewer.clone(),
             broker: broker.clone(),
             grace,
