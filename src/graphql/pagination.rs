@@ -5,6 +5,7 @@
 //! another query, or one edited by hand, is refused with BAD_USER_INPUT instead of
 //! silently returning a wrong page.
 
+use async_graphql::Lookahead;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -71,6 +72,30 @@ fn checksum(query: &str, key: &serde_json::Value, id: &Uuid) -> String {
     hasher.update(key.to_string().as_bytes());
     hasher.update(id.as_bytes());
     hex::encode(&hasher.finalize()[..8])
+}
+
+/// Which edges of a page need their cursor: each of them when the selection asks for
+/// `edges { cursor }` (aliases and fragments included), else only the first and the last,
+/// for `pageInfo`'s start and end. A `nodes` page of 50 then encodes 2 cursors, not 50
+/// (each a SHA-256 and a base64 of some JSON); the others are left empty, never read.
+#[derive(Clone, Copy, Debug)]
+pub struct CursorsWanted {
+    every: bool,
+    len: usize,
+}
+
+impl CursorsWanted {
+    /// For a page of `len` edges of the connection selected by `connection`.
+    pub fn of(connection: &Lookahead<'_>, len: usize) -> CursorsWanted {
+        CursorsWanted {
+            every: connection.field("edges").field("cursor").exists(),
+            len,
+        }
+    }
+
+    pub fn at(self, index: usize) -> bool {
+        self.every || index == 0 || index + 1 == self.len
+    }
 }
 
 pub fn encode_cursor(query: &str, position: &Position) -> String {

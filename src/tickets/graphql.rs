@@ -21,7 +21,7 @@ use crate::db::json::RawJson;
 use crate::error::{AppError, IntoGql};
 use crate::graphql::context::RequestContext;
 use crate::graphql::lists::Page;
-use crate::graphql::pagination::{self, Direction};
+use crate::graphql::pagination::{self, CursorsWanted, Direction};
 use crate::persons::Person;
 use crate::tags::loaders::TagsOf;
 use crate::teams::loaders::EmailChannelById;
@@ -364,11 +364,15 @@ impl TicketQuery {
             Direction::Forward => (request.from.is_some(), more),
             Direction::Backward => (more, request.from.is_some()),
         };
+        let cursors = CursorsWanted::of(&ctx.look_ahead(), rows.len());
         let edges = rows
             .into_iter()
-            .map(|ticket| {
-                let position = ordering.position(&ticket)?;
-                let cursor = pagination::encode_cursor(&query_id, &position);
+            .enumerate()
+            .map(|(index, ticket)| {
+                let cursor = match cursors.at(index) {
+                    true => pagination::encode_cursor(&query_id, &ordering.position(&ticket)?),
+                    false => String::new(),
+                };
                 Ok(Edge::new(cursor, ticket))
             })
             .collect::<Result<_, AppError>>()

@@ -329,3 +329,96 @@ async fn a_page_and_the_next_keep_their_shape() {
     let pages = json!({ "first_page": first_page, "second_page": second_page });
     response_settings().bind(|| insta::assert_json_snapshot!(pages));
 }
+
+/// A page that selects no `edges { cursor }` still gives `pageInfo` its cursors (the only
+/// ones it encodes), the same as a page that selects every cursor; walking by them, both
+/// ways, visits every ticket once. A cursor selected through a fragment is encoded.
+#[tokio::test]
+async fn pages_without_edge_cursors_walk_by_their_page_info() {
+    let db = test_db();
+    let team = fixtures::team(&mut db.conn(), "acme");
+    let tickets = fixtures::tickets(&mut db.conn(), team, 17);
+    let mut conn = db.conn();
+    for k in 0..4 {
+        let spec = fixtures::MessageSpec {
+            content: format!("message {k}"),
+            created_at: fixtures::base_time() + chrono::Duration::seconds(k),
+            ..Default::default()
+        };
+        fixtures::message(&mut conn, team, tickets[0], &spec);
+    }
+    let key = helpers::create_key(&db.url, team, &[Scope::Read]);
+    let server = TestServer::start(&db.url);
+    let client = server.client(&key);
+    let nodes_only = "query($first: Int, $after: String, $last: Int, $before: String) { \
+        tickets(first: $first, after: $after, last: $last, before: $before) { \
+        nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    for (size, direction) in [(5, "forward"), (4, "backward"), (1, "forward")] {
+        let mut walked: Vec<String> = Vec::new();
+        let mut from: Option<Value> = None;
+        loop {
+            let variables = match direction {
+                "forward" => json!({ "first": size, "after": from }),
+                _ => json!({ "last": size, "before": from }),
+            };
+            let lean = client.data(nodes_only, variables.clone()).await;
+            let full = client.data(PAGE, variables).await;
+            let (lean, full) = (&lean["tickets"], &full["tickets"]);
+            assert_eq!(lean["pageInfo"], full["pageInfo"], "{direction} by {size}");
+            let edges = full["edges"].as_array().unwrap();
+            assert!(edges
+                .iter()
+                .all(|e| !e["cursor"].as_str().unwrap().is_empty()));
+            let mut page: Vec<String> = lean["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_string())
+                .collect();
+            if direction == "backward" {
+                page.reverse();
+            }
+            walked.extend(page);
+            let (more, next) = match direction {
+                "forward" => ("hasNextPage", "endCursor"),
+                _ => ("hasPreviousPage", "startCursor"),
+            };
+            if lean["pageInfo"][more] != json!(true) {
+                break;
+            }
+            from = Some(lean["pageInfo"][next].clone());
+        }
+        let unique: HashSet<&String> = walked.iter().collect();
+        assert_eq!(
+            (walked.len(), unique.len()),
+            (17, 17),
+            "{direction} by {size}"
+        );
+    }
+
+    // A ticket's messages alike, and a cursor asked through a fragment.
+    let id = tickets[0].to_string();
+    let lean = client
+        .data(
+            "query($id: UUID!) { ticket(id: $id) { messages(first: 3) { nodes { id } \
+             pageInfo { startCursor endCursor } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let full = client
+        .data(
+            "query($id: UUID!) { ticket(id: $id) { messages(first: 3) { edges { ...C } \
+             pageInfo { startCursor endCursor } } } } \
+             fragment C on MessageEdge { cursor node { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let (lean, full) = (&lean["ticket"]["messages"], &full["ticket"]["messages"]);
+    assert_eq!(lean["pageInfo"], full["pageInfo"]);
+    let edges = full["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 3);
+    assert!(edges
+        .iter()
+        .all(|e| !e["cursor"].as_str().unwrap().is_empty()));
+    assert_eq!(full["pageInfo"]["endCursor"], edges[2]["cursor"]);
+}

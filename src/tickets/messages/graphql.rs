@@ -14,7 +14,7 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::lists::values::{of, string};
 use crate::graphql::lists::{fail_all, nested, report, ListObject, ObjectList, Page, Plan};
 use crate::graphql::loaders::load_all;
-use crate::graphql::pagination::{self, Direction, Position};
+use crate::graphql::pagination::{self, CursorsWanted, Direction, Position};
 use crate::tickets::loaders::TicketById;
 use crate::tickets::projection;
 use crate::tickets::Ticket;
@@ -281,10 +281,15 @@ pub async fn ticket_messages(
         Direction::Forward => (request.from.is_some(), more),
         Direction::Backward => (more, request.from.is_some()),
     };
+    let cursors = CursorsWanted::of(&ctx.look_ahead(), rows.len());
     let edges = rows
         .into_iter()
-        .map(|message| {
-            let cursor = pagination::encode_cursor(&query_id, &position(&message));
+        .enumerate()
+        .map(|(index, message)| {
+            let cursor = match cursors.at(index) {
+                true => pagination::encode_cursor(&query_id, &position(&message)),
+                false => String::new(),
+            };
             Edge::new(cursor, message)
         })
         .collect();
