@@ -95,14 +95,13 @@ impl Batch {
         let mut taken = self.take_primed::<MessagePageAhead, MessagePage>(&ahead);
         let mut found = HashMap::new();
         let mut missing = Vec::new();
+        // A page read ahead is there for each of its tickets (empty when it has no
+        // messages): whatever was not taken is asked, a repeated key's second ask too.
         for (key, ahead) in keys.iter().zip(&ahead) {
             match taken.found.remove(ahead) {
                 Some(page) => {
                     found.insert(key.clone(), page);
                 }
-                // Read ahead and found empty (no messages): `None` in the store, which
-                // `take` reports as neither found nor missing.
-                None if !taken.missing.contains(ahead) => {}
                 None => missing.push(key),
             }
         }
